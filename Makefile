@@ -1,0 +1,84 @@
+# CLAW.AI - the verbs people expect. `make dev` runs the platform, `make test` tests it;
+# both install what they need first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .venv-tools
+# sam build needs the Lambda runtime's Python (3.12) on PATH.
+PY312_DIR := $(shell dirname "$$(ls $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1 | grep . || command -v python3.12)" 2>/dev/null)
+export AWS_EC2_METADATA_DISABLED := true
+export SAM_CLI_TELEMETRY := 0
+export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/local
+STAGE ?= dev
+PYTEST_ARGS ?=
+
+.PHONY: help install tools dev test test-unit lint format typecheck validate build bench deploy smoke admin migrate clean
+
+help:
+	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566)"
+	@echo "make test       run every test (unit, integration, end-to-end, template checks)"
+	@echo "make lint       ruff + mypy"
+	@echo "make validate   cfn-lint + sam validate --lint"
+	@echo "make build      sam build"
+	@echo "make bench      benchmarks (QUICK=1 for the quick suite)"
+	@echo "make deploy     sam build && sam deploy --config-env \$$STAGE (dev|prod)"
+	@echo "make admin EMAIL=... PASSWORD=...   create or promote an admin"
+	@echo "make clean      stop nothing, wipe local data (.claw/) and build output"
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt functions/ingest/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+$(TOOLS)/.installed:
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet "aws-sam-cli>=1.140" "cfn-lint>=1.58" awscli
+	touch $@
+
+tools: $(TOOLS)/.installed
+
+dev: install
+	$(PY) -m claw_local
+
+test: install tools
+	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers/common/claw_common functions/*/*_app
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+validate: install tools
+	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(TOOLS)/bin/sam validate --lint --template-file infra/template.yaml --region us-east-1
+
+build: tools
+	PATH="$(PY312_DIR):$$PATH" $(TOOLS)/bin/sam build --template-file infra/template.yaml --build-dir .aws-sam/build
+
+bench: install
+	$(PY) -m benchmarks $(if $(QUICK),--quick,)
+
+deploy: build
+	$(TOOLS)/bin/sam deploy --config-env $(STAGE) --template-file .aws-sam/build/template.yaml
+
+migrate: install
+	$(PY) -m claw_common.migrate
+
+admin: install
+	@test -n "$(EMAIL)" -a -n "$(PASSWORD)" || (echo "usage: make admin EMAIL=you@example.com PASSWORD=..." && exit 2)
+	CLAW_ADMIN_EMAIL="$(EMAIL)" CLAW_ADMIN_PASSWORD="$(PASSWORD)" $(PY) -m claw_local.admin
+
+clean:
+	rm -rf .claw .aws-sam .pytest_cache .ruff_cache .mypy_cache

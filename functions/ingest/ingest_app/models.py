@@ -1,0 +1,57 @@
+"""Parser models of what reaches the ingest function: SQS records whose body is an S3
+event notification (or S3's one-off ``s3:TestEvent``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.parser.types import Json
+from pydantic import BaseModel, Field
+
+
+class S3BucketRef(BaseModel):
+    name: str
+
+
+class S3ObjectRef(BaseModel):
+    key: str = Field(description="Object key, URL-encoded as S3 sends it.")
+    size: int | None = None
+    eTag: str | None = None
+    versionId: str | None = None
+    sequencer: str | None = None
+
+    @property
+    def decoded_key(self) -> str:
+        # S3 event keys are form-encoded: spaces arrive as '+', a real '+' as '%2B'.
+        return unquote_plus(self.key)
+
+
+class S3Entity(BaseModel):
+    bucket: S3BucketRef
+    object: S3ObjectRef
+
+
+class S3EventRecord(BaseModel):
+    eventSource: str = "aws:s3"
+    eventName: str = Field(description="e.g. ObjectCreated:Put, ObjectRemoved:Delete")
+    eventTime: datetime | None = None
+    s3: S3Entity
+
+
+class S3EventNotification(BaseModel):
+    Records: list[S3EventRecord] = Field(min_length=1)
+
+
+class S3TestEvent(BaseModel):
+    """Sent once by S3 when a notification is configured; carries no object."""
+
+    Event: str = Field(pattern=r"^s3:TestEvent$")
+    Bucket: str | None = None
+
+
+class S3NotificationSqsRecord(SqsRecordModel):
+    """An SQS record whose body is an S3 notification."""
+
+    body: Json[S3EventNotification | S3TestEvent]  # type: ignore[assignment]

@@ -1,0 +1,138 @@
+"""What every FastAPI function shares: app factory, problem+json mapping, request ids.
+
+Exceptions become responses in exactly one place: here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from claw_common.errors import PROBLEM_CONTENT_TYPE, ClawError, problem, status_title
+from claw_common.observability import logger
+
+API_PREFIX = "/api/v1"
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_CONTENT_TYPE
+
+
+def _request_id(scope: dict[str, Any]) -> str:
+    event = scope.get("aws.event") or {}
+    rid = (event.get("requestContext") or {}).get("requestId")
+    return str(rid) if rid else str(uuid.uuid4())
+
+
+class RequestIdMiddleware:
+    """Adds ``X-Request-Id`` to every response and turns any unhandled exception into a
+    problem+json 500 (never a stack trace)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers") or [])
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception("unhandled error", extra={"path": scope.get("path")})
+            if started:
+                raise
+            body = problem(500, detail="An unexpected error occurred.", instance=scope.get("path"))
+            body["request_id"] = request_id
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", PROBLEM_CONTENT_TYPE.encode())],
+                }
+            )
+            await send_with_id({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+
+def _clean_errors(errors: Any) -> list[dict[str, Any]]:
+    """Field errors without the rejected input (it may be a password) or non-JSON context."""
+    cleaned = []
+    for err in errors:
+        cleaned.append(
+            {
+                "loc": [str(part) for part in err.get("loc", ())],
+                "msg": str(err.get("msg", ""))[:300],
+                "type": str(err.get("type", "")),
+            }
+        )
+    return cleaned
+
+
+def problem_response(exc: ClawError, request: Request) -> ProblemResponse:
+    return ProblemResponse(exc.to_problem(instance=request.url.path), status_code=exc.status, headers=exc.headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """The one exception-to-response mapping of every API."""
+
+    @app.exception_handler(ClawError)
+    async def _claw_error(request: Request, exc: ClawError) -> ProblemResponse:
+        if exc.status >= 500:
+            logger.warning("request failed", extra={"status": exc.status, "problem": exc.slug})
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> ProblemResponse:
+        errors = _clean_errors(exc.errors())
+        body = problem(
+            422,
+            detail="The request is not valid: " + "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5]),
+            type_="https://claw.ai/problems/validation",
+            instance=request.url.path,
+            errors=errors,
+        )
+        return ProblemResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else status_title(exc.status_code)
+        body = problem(exc.status_code, detail=detail, instance=request.url.path)
+        return ProblemResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def create_app(title: str, description: str = "", openapi_path: str | None = None) -> FastAPI:
+    """A FastAPI app with CLAW.AI's error mapping and request ids.
+
+    ``openapi_path`` (under /api/v1) publishes the function's OpenAPI document on a route
+    the template sends to that function.
+    """
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        openapi_url=f"{API_PREFIX}{openapi_path}" if openapi_path else None,
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=JSONResponse,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    return app

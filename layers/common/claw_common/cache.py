@@ -1,0 +1,39 @@
+"""Redis/Valkey client factory."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from claw_common.settings import get_settings
+
+if TYPE_CHECKING:
+    import redis
+
+
+@lru_cache(maxsize=1)
+def get_redis() -> redis.Redis:
+    """One client (with its connection pool) per process, reused across warm invocations.
+
+    Short socket timeouts: a cache that hangs is worse than a cache miss.
+    """
+    import redis
+
+    settings = get_settings()
+    return redis.Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+        health_check_interval=30,
+        decode_responses=False,
+    )
+
+
+def redis_ping() -> bool:
+    """True when the cache answers a PING."""
+    import redis
+
+    try:
+        return bool(get_redis().ping())
+    except (redis.RedisError, OSError):
+        return False

@@ -1,0 +1,81 @@
+"""PostgreSQL access with psycopg 3.
+
+One small pool per process (size 1 in Lambda, so the connection is reused across warm
+invocations), pgvector types registered on every new connection. Driver errors that mean
+"the database is unreachable" become ``DependencyUnavailable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from claw_common.errors import DependencyUnavailable
+from claw_common.settings import get_settings
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    from pgvector.psycopg import register_vector
+
+    settings = get_settings()
+    try:
+        register_vector(conn)
+    except Exception:  # noqa: BLE001 - before the first migration the type does not exist yet
+        conn.rollback()
+    conn.execute(f"SET statement_timeout = {int(settings.db_statement_timeout_ms)}")
+    conn.commit()
+
+
+@lru_cache(maxsize=1)
+def get_pool() -> ConnectionPool:
+    """The process's connection pool, opened on first use."""
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    settings = get_settings()
+    return ConnectionPool(
+        settings.database_url.get_secret_value(),
+        min_size=1,
+        max_size=settings.db_pool_max,
+        kwargs={"row_factory": dict_row, "connect_timeout": 5, "application_name": "claw-ai"},
+        configure=_configure,
+        check=ConnectionPool.check_connection,
+        open=True,
+        timeout=10,
+        name="claw",
+    )
+
+
+@contextmanager
+def connection() -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    """A pooled connection; the block runs in one transaction, committed on success."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    try:
+        with get_pool().connection() as conn:
+            yield conn
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise DependencyUnavailable("The database is unavailable; try again shortly.") from exc
+
+
+def db_ping() -> bool:
+    """True when the database answers ``SELECT 1``."""
+    try:
+        with connection() as conn:
+            return conn.execute("SELECT 1 AS ok").fetchone() is not None
+    except DependencyUnavailable:
+        return False
+
+
+def close_pool() -> None:
+    """Close the pool (tests and the local runtime on shutdown)."""
+    if get_pool.cache_info().currsize:
+        get_pool().close()
+        get_pool.cache_clear()

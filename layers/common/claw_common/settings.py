@@ -1,0 +1,69 @@
+"""Settings, validated once at cold start.
+
+Logic and adapters take a ``Settings`` (or values from it); only this module reads the
+environment. A missing required setting fails loudly at start.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime settings of every CLAW.AI function, from environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    stage: Literal["local", "test", "dev", "prod"] = Field("local", alias="CLAW_STAGE", description="Deployment stage.")
+    aws_region: str = Field("us-east-1", alias="AWS_REGION", description="AWS region of every client.")
+    aws_endpoint_url: str | None = Field(
+        None, alias="AWS_ENDPOINT_URL", description="Endpoint of an AWS emulator (moto, LocalStack); unset on AWS."
+    )
+
+    database_url: SecretStr = Field(alias="DATABASE_URL", description="PostgreSQL connection URL (with pgvector).")
+    db_pool_max: int = Field(
+        1, alias="DB_POOL_MAX", ge=1, le=64, description="Connections per process: 1 in Lambda, more locally."
+    )
+    db_statement_timeout_ms: int = Field(15000, alias="DB_STATEMENT_TIMEOUT_MS", ge=100)
+
+    redis_url: SecretStr = Field(alias="REDIS_URL", description="Redis/Valkey URL for rate limits and caches.")
+    redis_timeout_s: float = Field(0.5, alias="REDIS_TIMEOUT_S", gt=0, le=10)
+
+    documents_bucket: str | None = Field(None, alias="DOCUMENTS_BUCKET", description="Bucket holding documents.")
+    ingest_queue_url: str | None = Field(None, alias="INGEST_QUEUE_URL")
+    ingest_dlq_url: str | None = Field(None, alias="INGEST_DLQ_URL")
+
+    jwt_issuer: str = Field("https://claw.ai", alias="JWT_ISSUER")
+    jwt_audience: str = Field("claw-api", alias="JWT_AUDIENCE")
+    jwt_signing_keys: SecretStr | None = Field(
+        None, alias="JWT_SIGNING_KEYS", description='Local signing keys: JSON {"kid": "secret", ...}; first is current.'
+    )
+    jwt_secret_arn: str | None = Field(None, alias="JWT_SECRET_ARN", description="Secrets Manager secret with keys.")
+    access_token_ttl_s: int = Field(900, alias="ACCESS_TOKEN_TTL_S", ge=60, le=86400)
+    refresh_token_ttl_s: int = Field(30 * 86400, alias="REFRESH_TOKEN_TTL_S", ge=3600)
+
+    zhipuai_api_key: SecretStr | None = Field(None, alias="ZHIPUAI_API_KEY")
+    zhipuai_base_url: str | None = Field(None, alias="ZHIPUAI_BASE_URL")
+    default_chat_model: str = Field("glm-4-flash", alias="DEFAULT_CHAT_MODEL")
+    embedding_dim: int = Field(
+        0, alias="EMBEDDING_DIM", ge=0, le=2000, description="0 = the provider's own (512 offline, 1024 Zhipu)."
+    )
+
+    @field_validator("aws_endpoint_url", "zhipuai_base_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage in ("local", "test")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings (read once; tests call ``get_settings.cache_clear()``)."""
+    return Settings()  # type: ignore[call-arg]

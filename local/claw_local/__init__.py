@@ -1,0 +1,1 @@
+"""The CLAW.AI platform on one machine, with no AWS account and no Docker."""

@@ -1,0 +1,225 @@
+"""The whole platform on one machine: services, resources, migrations, gateway, pollers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from claw_local.lambda_runtime import LocalLambdas
+from claw_local.services import Services, apply_dummy_aws_env, start_services
+from claw_local.sqs import QueueInfo, SqsEventSource, create_resources
+from claw_local.template import ROOT, LocalStack, load_local_stack
+
+log = logging.getLogger("claw_local")
+
+DEFAULT_DATA_DIR = ROOT / ".claw"
+
+
+def _local_signing_keys(data_dir: Path) -> str:
+    """A signing key made once per data folder, so tokens survive restarts."""
+    path = data_dir / "jwt-signing-keys.json"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"kid": "local-1", "secret": secrets.token_urlsafe(48)}))
+        path.chmod(0o600)
+    return path.read_text()
+
+
+class LocalPlatform:
+    """Starts everything ``make dev`` runs; tests use it too."""
+
+    def __init__(
+        self,
+        data_dir: Path = DEFAULT_DATA_DIR,
+        *,
+        gateway_port: int = 3000,
+        aws_port: int = 4566,
+        redis_port: int | None = None,
+        database_url: str | None = None,
+        redis_url: str | None = None,
+        aws_endpoint_url: str | None = None,
+        visibility_timeout_override: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.gateway_port = gateway_port
+        self.aws_port = aws_port
+        self.redis_port = redis_port
+        self.urls = {"database_url": database_url, "redis_url": redis_url, "aws_endpoint_url": aws_endpoint_url}
+        self.visibility_timeout_override = visibility_timeout_override
+        self.extra_env = extra_env or {}
+        self.services: Services | None = None
+        self.stack: LocalStack | None = None
+        self.lambdas: LocalLambdas | None = None
+        self.queues: dict[str, QueueInfo] = {}
+        self.pollers: list[SqsEventSource] = []
+        self.gateway: Any = None
+        self._server: Any = None
+        self._server_thread: threading.Thread | None = None
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def start(self, *, serve: bool = True, poll: bool = True) -> LocalPlatform:
+        apply_dummy_aws_env()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.services = start_services(self.data_dir, aws_port=self.aws_port, redis_port=self.redis_port, **self.urls)
+        try:
+            self._configure_environment()
+            self._migrate()
+            self._create_resources()
+            self.lambdas = LocalLambdas(self.stack)  # type: ignore[arg-type]
+            self._seed_admin()
+            if serve:
+                self._serve()
+            if poll:
+                self._start_pollers()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _configure_environment(self) -> None:
+        assert self.services is not None
+        self.stack = load_local_stack()
+        stack = self.stack
+        env = {
+            k: v
+            for k, v in next(iter(stack.functions.values())).environment.items()
+            if (k.startswith("POWERTOOLS_") and k != "POWERTOOLS_SERVICE_NAME") or k == "CLAW_STAGE"
+        }
+        env.update(
+            {
+                "CLAW_STAGE": "local",
+                # One process hosts every function here, so they share one service name.
+                "POWERTOOLS_SERVICE_NAME": "claw-local",
+                "DATABASE_URL": self.services.database_url,
+                "REDIS_URL": self.services.redis_url,
+                "AWS_ENDPOINT_URL": self.services.aws_endpoint_url,
+                "DOCUMENTS_BUCKET": stack.bucket_name,
+                "DB_POOL_MAX": "8",
+                "JWT_SIGNING_KEYS": os.environ.get("JWT_SIGNING_KEYS") or _local_signing_keys(self.data_dir),
+                # No X-Ray daemon here: traces are not sent anywhere locally.
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
+            }
+        )
+        env.update(self.extra_env)
+        os.environ.update(env)
+        from claw_common.settings import get_settings
+
+        get_settings.cache_clear()
+
+    def _migrate(self) -> None:
+        from claw_common.migrate import apply_migrations, resolve_embedding_dim
+        from claw_common.settings import get_settings
+
+        settings = get_settings()
+        dim = resolve_embedding_dim(settings.embedding_dim, settings.zhipuai_api_key is not None)
+        applied = apply_migrations(settings.database_url.get_secret_value(), dim)
+        if applied:
+            log.info("migrations applied: %s", ", ".join(applied))
+
+    def _create_resources(self) -> None:
+        from claw_common.aws import aws_client
+
+        aws_client.cache_clear()
+        assert self.stack is not None
+        self.queues = create_resources(
+            self.stack, aws_client("s3"), aws_client("sqs"), self.visibility_timeout_override
+        )
+        for spec in self.stack.queues.values():
+            if spec.dlq:
+                os.environ["INGEST_QUEUE_URL"] = self.queues[spec.logical_id].url
+                os.environ["INGEST_DLQ_URL"] = self.queues[spec.dlq].url
+        from claw_common.settings import get_settings
+
+        get_settings.cache_clear()
+
+    def _seed_admin(self) -> None:
+        email, password = os.environ.get("CLAW_ADMIN_EMAIL"), os.environ.get("CLAW_ADMIN_PASSWORD")
+        if not (email and password):
+            return
+        try:
+            from claw_common.accounts import ensure_admin
+        except ImportError:  # the accounts module arrives with the auth API
+            log.warning("CLAW_ADMIN_EMAIL is set but this build has no account module")
+            return
+        ensure_admin(email, password)
+        log.info("admin %s is ready", email)
+
+    def _serve(self) -> None:
+        import uvicorn
+
+        from claw_local.gateway import LocalGateway
+
+        assert self.stack is not None and self.lambdas is not None
+        websocket = None
+        with contextlib.suppress(ImportError):
+            from claw_local.websocket import LocalWebSocketApi
+
+            if self.stack.websocket:
+                websocket = LocalWebSocketApi(self.stack, self.lambdas, self)
+        self.gateway = LocalGateway(self.stack, self.lambdas, websocket)
+        config = uvicorn.Config(
+            self.gateway,
+            host="127.0.0.1",
+            port=self.gateway_port,
+            log_level="warning",
+            lifespan="off",
+            ws="websockets" if websocket else "none",
+            timeout_keep_alive=30,
+            backlog=512,
+        )
+        self._server = uvicorn.Server(config)
+        self._server_thread = threading.Thread(target=self._server.run, name="gateway", daemon=True)
+        self._server_thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._server_thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the gateway could not listen on 127.0.0.1:{self.gateway_port}")
+            time.sleep(0.02)
+
+    def _start_pollers(self) -> None:
+        from claw_common.aws import aws_client
+
+        assert self.stack is not None and self.lambdas is not None
+        for spec in self.stack.sqs_events:
+            poller = SqsEventSource(
+                aws_client("sqs"), self.queues[spec.queue], spec, self.lambdas[spec.function], self.stack.region
+            )
+            poller.start()
+            self.pollers.append(poller)
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        for poller in self.pollers:
+            poller.join(timeout=5)
+        self.pollers.clear()
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._server_thread is not None:
+                self._server_thread.join(timeout=5)
+            self._server = None
+        with contextlib.suppress(Exception):
+            from claw_common.db import close_pool
+
+            close_pool()
+        if self.services is not None:
+            self.services.stop()
+            self.services = None
+
+    def __enter__(self) -> LocalPlatform:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,304 @@
+"""Reads ``infra/template.yaml`` so the local platform runs what will be deployed.
+
+Routes, authorizer settings, gateway responses, queue and bucket settings all come from
+the template; nothing about them is repeated in the local runtime.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "infra" / "template.yaml"
+
+LOCAL_ACCOUNT_ID = "123456789012"
+LOCAL_STAGE = "local"
+
+_TAGS = (
+    "Ref", "Sub", "GetAtt", "If", "Join", "Not", "Equals", "Select", "Split", "FindInMap",
+    "Base64", "ImportValue", "And", "Or", "Condition", "GetAZs", "Cidr",
+)  # fmt: skip
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that understands CloudFormation's short-form intrinsic functions."""
+
+
+def _make_constructor(tag: str) -> Any:
+    key = "Ref" if tag == "Ref" else ("Condition" if tag == "Condition" else f"Fn::{tag}")
+
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if tag == "GetAtt":
+                value = str(value).split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {key: value}
+
+    return construct
+
+
+for _tag in _TAGS:
+    _CfnLoader.add_constructor(f"!{_tag}", _make_constructor(_tag))
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+@dataclass(frozen=True)
+class Route:
+    function: str
+    path: str
+    method: str  # "ANY" or an HTTP verb
+    authorized: bool
+
+    @property
+    def segments(self) -> list[str]:
+        return [s for s in self.path.split("/") if s]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    handler: str  # "package.module.function"
+    code_uri: Path
+    timeout: int
+    memory: int
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AuthorizerSpec:
+    function: str
+    identity_headers: tuple[str, ...]
+    ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_id: str
+    name: str
+    visibility_timeout: int
+    message_retention: int
+    dlq: str | None  # logical id
+    max_receive_count: int | None
+
+
+@dataclass(frozen=True)
+class SqsEventSpec:
+    function: str
+    queue: str  # logical id
+    batch_size: int
+    batching_window: int
+    report_batch_item_failures: bool
+    max_concurrency: int | None
+
+
+@dataclass(frozen=True)
+class NotificationSpec:
+    events: tuple[str, ...]
+    queue: str  # logical id
+    prefix: str
+    suffix: str
+
+
+@dataclass
+class LocalStack:
+    """Everything the local runtime needs, resolved for the local stage."""
+
+    stage: str
+    region: str
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+    authorizer: AuthorizerSpec | None = None
+    gateway_responses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    binary_media_types: tuple[str, ...] = ()
+    queues: dict[str, QueueSpec] = field(default_factory=dict)
+    sqs_events: list[SqsEventSpec] = field(default_factory=list)
+    bucket_logical_id: str = ""
+    bucket_name: str = ""
+    bucket_versioned: bool = False
+    notifications: list[NotificationSpec] = field(default_factory=list)
+    websocket: dict[str, Any] = field(default_factory=dict)
+
+
+class Resolver:
+    """Resolves the intrinsic functions the local runtime needs (Ref, Sub, If, Join...)."""
+
+    def __init__(self, template: dict[str, Any], parameters: dict[str, Any], region: str) -> None:
+        self.template = template
+        self.values: dict[str, Any] = {
+            "AWS::AccountId": LOCAL_ACCOUNT_ID,
+            "AWS::Region": region,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": f"claw-ai-{parameters.get('Stage', LOCAL_STAGE)}",
+            "AWS::NoValue": None,
+        }
+        for name, spec in (template.get("Parameters") or {}).items():
+            self.values[name] = parameters.get(name, spec.get("Default"))
+        self.conditions: dict[str, bool] = {}
+        for name, expr in (template.get("Conditions") or {}).items():
+            self.conditions[name] = bool(self.resolve(expr))
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            out = [self.resolve(v) for v in value]
+            return [v for v in out if v is not None]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self.values.get(arg, arg)
+            if key == "Fn::Sub":
+                return self._sub(arg)
+            if key == "Fn::If":
+                cond, yes, no = arg
+                return self.resolve(yes if self.conditions.get(cond) else no)
+            if key == "Fn::Join":
+                sep, items = arg
+                return sep.join(str(v) for v in self.resolve(items) if v is not None)
+            if key == "Fn::Equals":
+                a, b = (self.resolve(v) for v in arg)
+                return a == b
+            if key == "Fn::Not":
+                return not self.resolve(arg[0])
+            if key == "Fn::And":
+                return all(self.resolve(v) for v in arg)
+            if key == "Fn::Or":
+                return any(self.resolve(v) for v in arg)
+            if key == "Condition":
+                return self.conditions.get(arg, False)
+            if key == "Fn::GetAtt":
+                return {"Fn::GetAtt": arg}
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _sub(self, arg: Any) -> str:
+        text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+        def repl(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in extra:
+                return str(extra[name])
+            value = self.values.get(name)
+            return match.group(0) if value is None else str(value)
+
+        return re.sub(r"\$\{([^}!]+)\}", repl, text)
+
+
+def _as_int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def load_local_stack(
+    parameters: dict[str, Any] | None = None, region: str = "us-east-1", path: Path = TEMPLATE_PATH
+) -> LocalStack:
+    """The template, resolved for the local stage."""
+    template = load_template(path)
+    params = {"Stage": LOCAL_STAGE, **(parameters or {})}
+    r = Resolver(template, params, region)
+    resources: dict[str, Any] = template.get("Resources") or {}
+    globals_fn = (template.get("Globals") or {}).get("Function") or {}
+    global_env = r.resolve((globals_fn.get("Environment") or {}).get("Variables") or {})
+    stack = LocalStack(stage=params["Stage"], region=region)
+
+    for logical_id, res in resources.items():
+        rtype = res.get("Type")
+        props = res.get("Properties") or {}
+        if rtype == "AWS::Serverless::Function":
+            env = {**global_env, **r.resolve((props.get("Environment") or {}).get("Variables") or {})}
+            stack.functions[logical_id] = FunctionSpec(
+                logical_id=logical_id,
+                handler=props["Handler"],
+                code_uri=(path.parent / props["CodeUri"]).resolve(),
+                timeout=_as_int(props.get("Timeout", globals_fn.get("Timeout", 3)), 3),
+                memory=_as_int(props.get("MemorySize", globals_fn.get("MemorySize", 128)), 128),
+                environment={k: "" if v is None else str(v) for k, v in env.items() if not isinstance(v, dict)},
+            )
+            for event in (props.get("Events") or {}).values():
+                eprops = r.resolve(event.get("Properties") or {})
+                if event.get("Type") == "Api":
+                    auth = (eprops.get("Auth") or {}).get("Authorizer")
+                    stack.routes.append(
+                        Route(logical_id, eprops["Path"], str(eprops["Method"]).upper(), authorized=auth != "NONE")
+                    )
+                elif event.get("Type") == "SQS":
+                    queue = (event.get("Properties") or {}).get("Queue")
+                    queue_id = queue["Fn::GetAtt"][0] if isinstance(queue, dict) else str(queue)
+                    stack.sqs_events.append(
+                        SqsEventSpec(
+                            function=logical_id,
+                            queue=queue_id,
+                            batch_size=_as_int(eprops.get("BatchSize"), 10),
+                            batching_window=_as_int(eprops.get("MaximumBatchingWindowInSeconds"), 0),
+                            report_batch_item_failures="ReportBatchItemFailures"
+                            in (eprops.get("FunctionResponseTypes") or []),
+                            max_concurrency=_as_int((eprops.get("ScalingConfig") or {}).get("MaximumConcurrency"), 2)
+                            if eprops.get("ScalingConfig")
+                            else None,
+                        )
+                    )
+        elif rtype == "AWS::Serverless::Api":
+            auth = props.get("Auth") or {}
+            default = auth.get("DefaultAuthorizer")
+            spec = (auth.get("Authorizers") or {}).get(default) if default else None
+            if spec:
+                fn = spec["FunctionArn"]["Fn::GetAtt"][0]
+                identity = r.resolve(spec.get("Identity") or {})
+                stack.authorizer = AuthorizerSpec(
+                    function=fn,
+                    identity_headers=tuple(identity.get("Headers") or ()),
+                    ttl_seconds=_as_int(identity.get("ReauthorizeEvery"), 300),
+                )
+            stack.gateway_responses = r.resolve(props.get("GatewayResponses") or {})
+            stack.binary_media_types = tuple(
+                t.replace("~1", "/") for t in (r.resolve(props.get("BinaryMediaTypes")) or [])
+            )
+        elif rtype == "AWS::SQS::Queue":
+            p = r.resolve(props)
+            redrive = p.get("RedrivePolicy") or {}
+            dlq_ref = (props.get("RedrivePolicy") or {}).get("deadLetterTargetArn")
+            stack.queues[logical_id] = QueueSpec(
+                logical_id=logical_id,
+                name=p.get("QueueName") or logical_id,
+                visibility_timeout=_as_int(p.get("VisibilityTimeout"), 30),
+                message_retention=_as_int(p.get("MessageRetentionPeriod"), 345600),
+                dlq=dlq_ref["Fn::GetAtt"][0] if isinstance(dlq_ref, dict) else None,
+                max_receive_count=_as_int(redrive.get("maxReceiveCount"), 0) or None,
+            )
+        elif rtype == "AWS::S3::Bucket":
+            p = r.resolve(props)
+            stack.bucket_logical_id = logical_id
+            stack.bucket_name = p.get("BucketName") or logical_id.lower()
+            stack.bucket_versioned = (p.get("VersioningConfiguration") or {}).get("Status") == "Enabled"
+            raw_qcs = (props.get("NotificationConfiguration") or {}).get("QueueConfigurations") or []
+            for raw in raw_qcs:
+                rules = ((raw.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
+                prefix = next((x["Value"] for x in rules if x["Name"].lower() == "prefix"), "")
+                suffix = next((x["Value"] for x in rules if x["Name"].lower() == "suffix"), "")
+                queue = raw["Queue"]
+                stack.notifications.append(
+                    NotificationSpec(
+                        events=(raw["Event"],),
+                        queue=queue["Fn::GetAtt"][0] if isinstance(queue, dict) else str(queue),
+                        prefix=prefix,
+                        suffix=suffix,
+                    )
+                )
+        elif rtype == "AWS::ApiGatewayV2::Api" and (props.get("ProtocolType") == "WEBSOCKET"):
+            stack.websocket = {"logical_id": logical_id, "route_selection": props.get("RouteSelectionExpression")}
+    return stack
