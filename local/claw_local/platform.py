@@ -119,12 +119,10 @@ class LocalPlatform:
         get_settings.cache_clear()
 
     def _migrate(self) -> None:
-        from claw_common.migrate import apply_migrations, resolve_embedding_dim
+        from claw_common.migrate import apply_migrations, deployment_embedding_dim
         from claw_common.settings import get_settings
 
-        settings = get_settings()
-        dim = resolve_embedding_dim(settings.embedding_dim, settings.zhipuai_api_key is not None)
-        applied = apply_migrations(settings.database_url.get_secret_value(), dim)
+        applied = apply_migrations(get_settings().database_url.get_secret_value(), deployment_embedding_dim())
         if applied:
             log.info("migrations applied: %s", ", ".join(applied))
 

@@ -26,8 +26,12 @@ def handle_record(record: S3NotificationSqsRecord) -> None:
             row = record_object_event(conn, event)
         logger.info(
             "object event received",
-            extra={"event_name": event.eventName, "bucket": row["bucket"], "key": row["object_key"],
-                   "deliveries": row["deliveries"]},
+            extra={
+                "event_name": event.eventName,
+                "bucket": row["bucket"],
+                "key": row["object_key"],
+                "deliveries": row["deliveries"],
+            },
         )
         metrics.add_metric(name="ObjectEventsReceived", unit=MetricUnit.Count, value=1)
 

@@ -82,20 +82,20 @@ def apply_migrations(database_url: str, embedding_dim: int) -> list[str]:
     return applied_now
 
 
+def deployment_embedding_dim() -> int:
+    """The pgvector column size: the deployment's embedder's dimension (checked at start)."""
+    from claw_common.embeddings import get_embedder
+    from claw_common.settings import get_settings
+
+    return get_embedder(get_settings()).dim
+
+
 def main() -> None:  # pragma: no cover - command line entry point
     """``python -m claw_common.migrate``: apply migrations to ``DATABASE_URL``."""
     from claw_common.settings import get_settings
 
-    settings = get_settings()
-    names = apply_migrations(settings.database_url.get_secret_value(), resolve_embedding_dim(settings.embedding_dim))
+    names = apply_migrations(get_settings().database_url.get_secret_value(), deployment_embedding_dim())
     print("applied:", ", ".join(names) if names else "nothing (up to date)")
-
-
-def resolve_embedding_dim(configured: int, has_zhipu_key: bool = False) -> int:
-    """The deployment's embedding dimension: configured, else the provider's own."""
-    if configured:
-        return configured
-    return 1024 if has_zhipu_key else 512
 
 
 if __name__ == "__main__":  # pragma: no cover
