@@ -135,10 +135,12 @@ class LocalStack:
 class Resolver:
     """Resolves the intrinsic functions the local runtime needs (Ref, Sub, If, Join...)."""
 
-    def __init__(self, template: dict[str, Any], parameters: dict[str, Any], region: str) -> None:
+    def __init__(
+        self, template: dict[str, Any], parameters: dict[str, Any], region: str, account_id: str = LOCAL_ACCOUNT_ID
+    ) -> None:
         self.template = template
         self.values: dict[str, Any] = {
-            "AWS::AccountId": LOCAL_ACCOUNT_ID,
+            "AWS::AccountId": account_id,
             "AWS::Region": region,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
@@ -205,12 +207,15 @@ def _as_int(value: Any, default: int) -> int:
 
 
 def load_local_stack(
-    parameters: dict[str, Any] | None = None, region: str = "us-east-1", path: Path = TEMPLATE_PATH
+    parameters: dict[str, Any] | None = None,
+    region: str = "us-east-1",
+    path: Path = TEMPLATE_PATH,
+    account_id: str = LOCAL_ACCOUNT_ID,
 ) -> LocalStack:
-    """The template, resolved for the local stage."""
+    """The template, resolved for the local stage (and the emulator's account id)."""
     template = load_template(path)
     params = {"Stage": LOCAL_STAGE, **(parameters or {})}
-    r = Resolver(template, params, region)
+    r = Resolver(template, params, region, account_id)
     resources: dict[str, Any] = template.get("Resources") or {}
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
     global_env = r.resolve((globals_fn.get("Environment") or {}).get("Variables") or {})

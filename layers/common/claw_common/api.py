@@ -6,6 +6,7 @@ Exceptions become responses in exactly one place: here.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -15,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from claw_common.errors import PROBLEM_CONTENT_TYPE, ClawError, problem, status_title
-from claw_common.observability import logger
+from claw_common.observability import MetricUnit, emit_metric, logger, metrics
 
 API_PREFIX = "/api/v1"
 
@@ -31,8 +32,8 @@ def _request_id(scope: dict[str, Any]) -> str:
 
 
 class RequestIdMiddleware:
-    """Adds ``X-Request-Id`` to every response and turns any unhandled exception into a
-    problem+json 500 (never a stack trace)."""
+    """Adds ``X-Request-Id`` to every response, records request metrics by route, and turns
+    any unhandled exception into a problem+json 500 (never a stack trace)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -44,11 +45,14 @@ class RequestIdMiddleware:
         request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         started = False
+        status = 500
+        t0 = time.perf_counter()
 
         async def send_with_id(message: dict[str, Any]) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = int(message["status"])
                 headers = list(message.get("headers") or [])
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
@@ -70,6 +74,27 @@ class RequestIdMiddleware:
                 }
             )
             await send_with_id({"type": "http.response.body", "body": json.dumps(body).encode()})
+        finally:
+            _record_request(scope, status, (time.perf_counter() - t0) * 1000)
+
+
+def _route_name(scope: dict[str, Any]) -> str:
+    """``METHOD /path/{template}`` of the matched route (never the raw path: ids would explode
+    the metric's cardinality)."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
+    return f"{scope.get('method', '')} {template}"
+
+
+def _record_request(scope: dict[str, Any], status: int, latency_ms: float) -> None:
+    route = _route_name(scope)
+    emit_metric("Requests", MetricUnit.Count, 1, route=route)
+    emit_metric("Latency", MetricUnit.Milliseconds, round(latency_ms, 2), route=route)
+    if status >= 500:
+        emit_metric("Errors", MetricUnit.Count, 1, route=route)
+        metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+    elif status >= 400:
+        emit_metric("ClientErrors", MetricUnit.Count, 1, route=route, status=str(status))
 
 
 def _clean_errors(errors: Any) -> list[dict[str, Any]]:
@@ -119,7 +144,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 def create_app(title: str, description: str = "", openapi_path: str | None = None) -> FastAPI:
-    """A FastAPI app with CLAW.AI's error mapping and request ids.
+    """A FastAPI app with CLAW.AI's error mapping, request ids and rate limits.
 
     ``openapi_path`` (under /api/v1) publishes the function's OpenAPI document on a route
     the template sends to that function.
@@ -134,5 +159,9 @@ def create_app(title: str, description: str = "", openapi_path: str | None = Non
         default_response_class=JSONResponse,
     )
     install_problem_handlers(app)
+    # Added first, so it runs inside the request-id middleware: 429/403/503 carry X-Request-Id.
+    from claw_common.ratelimit_middleware import RateLimitMiddleware
+
+    app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -2,12 +2,17 @@
 
 Service names come from ``POWERTOOLS_SERVICE_NAME`` (set per function in the template);
 the metrics namespace is ``ClawAI`` everywhere.
+
+Metric dimensions: metrics added with ``metrics.add_metric`` carry only ``service`` (so the
+template's alarms and dashboard, which name ``service``, see them). A metric that needs
+another dimension (route, model, reason, cache) goes through ``emit_metric``, which writes
+its own EMF line, so extra dimensions never leak onto the plain metrics.
 """
 
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 NAMESPACE = "ClawAI"
 
@@ -15,4 +20,13 @@ logger = Logger(utc=True)
 tracer = Tracer()
 metrics = Metrics(namespace=NAMESPACE)
 
-__all__ = ["NAMESPACE", "MetricUnit", "logger", "metrics", "tracer"]
+
+def emit_metric(name: str, unit: MetricUnit, value: float, **dimensions: str) -> None:
+    """One metric with extra dimensions (besides ``service``), flushed as its own EMF line."""
+    defaults = {"service": metrics.service} if metrics.service else None
+    with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE, default_dimensions=defaults) as metric:
+        for key, val in dimensions.items():
+            metric.add_dimension(name=key, value=str(val)[:250] or "none")
+
+
+__all__ = ["NAMESPACE", "MetricUnit", "emit_metric", "logger", "metrics", "tracer"]

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# LocalStack init hook: create the template's bucket, queues and bucket -> queue
+# notification with the same code `make dev` uses (names and settings from infra/template.yaml).
+set -euo pipefail
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+python3 /opt/claw/local/claw_local/provision.py --endpoint-url http://localhost:4566 --stage "${CLAW_STAGE:-local}"
