@@ -3,12 +3,22 @@
 API Gateway puts what the Lambda authorizer returned under
 ``requestContext.authorizer``; a client cannot set it. Client headers such as
 ``X-User-Id`` are never read.
+
+Defense in depth: API Gateway caches the authorizer's verdict (``AuthorizerCacheTtl``,
+300 s), so a user disabled, demoted or whose API key was revoked after the verdict would
+still get through the gateway until it expires. ``current_caller`` therefore also checks
+the caller's current state (active flag, role, tier; the API key when one was used)
+through ``claw_common.accounts``: a Redis entry of ~30 s that the auth API deletes on
+every change, else one indexed database read. The role and tier it returns are the
+current ones, not the token's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from starlette.requests import Request
 
 from claw_common.errors import Forbidden, Unauthorized
 
@@ -26,6 +36,7 @@ class Caller:
     role: str
     tier: str
     auth_method: str
+    api_key_id: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -42,27 +53,56 @@ def caller_from_event(event: dict[str, Any]) -> Caller | None:
     tier = str(context.get("tier") or "free")
     if role not in ROLES or tier not in TIERS:
         return None
-    return Caller(user_id=str(user_id), role=role, tier=tier, auth_method=str(context.get("auth_method") or ""))
+    return Caller(
+        user_id=str(user_id),
+        role=role,
+        tier=tier,
+        auth_method=str(context.get("auth_method") or ""),
+        api_key_id=str(context.get("api_key_id") or "") or None,
+    )
 
 
-def _event_of(request: Any) -> dict[str, Any]:
+def verified_caller(caller: Caller) -> Caller:
+    """The caller with its current role and tier; 401 when the account is disabled or
+    gone, or the API key used has been revoked since the authorizer's verdict was cached."""
+    from dataclasses import replace
+
+    from claw_common.accounts import api_key_active, user_state
+
+    state = user_state(caller.user_id)
+    if not state.active:
+        raise Unauthorized("This account is disabled or no longer exists.")
+    if caller.api_key_id is not None and not api_key_active(caller.api_key_id, caller.user_id):
+        raise Unauthorized("This API key has been revoked.")
+    if state.role == caller.role and state.tier == caller.tier:
+        return caller
+    return replace(caller, role=state.role, tier=state.tier)
+
+
+def _event_of(request: Request) -> dict[str, Any]:
     return request.scope.get("aws.event") or {}
 
 
-def current_caller(request: Any) -> Caller:
-    """FastAPI dependency: the authenticated caller, or 401."""
+def current_caller(request: Request) -> Caller:
+    """FastAPI dependency: the authenticated, still active caller (current role and tier), or 401."""
     caller = caller_from_event(_event_of(request))
     if caller is None:
         raise Unauthorized("Authentication required.")
-    return caller
+    return verified_caller(caller)
 
 
-def optional_caller(request: Any) -> Caller | None:
+def optional_caller(request: Request) -> Caller | None:
     """FastAPI dependency for public routes that behave differently for a known caller."""
-    return caller_from_event(_event_of(request))
+    caller = caller_from_event(_event_of(request))
+    if caller is None:
+        return None
+    try:
+        return verified_caller(caller)
+    except Unauthorized:
+        return None
 
 
-def require_admin(request: Any) -> Caller:
+def require_admin(request: Request) -> Caller:
     """FastAPI dependency: the caller, who must be an admin (403 otherwise)."""
     caller = current_caller(request)
     if not caller.is_admin:

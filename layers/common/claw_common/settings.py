@@ -37,23 +37,54 @@ class Settings(BaseSettings):
     ingest_queue_url: str | None = Field(None, alias="INGEST_QUEUE_URL")
     ingest_dlq_url: str | None = Field(None, alias="INGEST_DLQ_URL")
 
+    config_kms_key_id: str | None = Field(
+        None, alias="CONFIG_KMS_KEY_ID", description="KMS key (id, ARN or alias) sealing sensitive config values."
+    )
+    config_cache_ttl_s: float = Field(
+        5.0, alias="CONFIG_CACHE_TTL_S", ge=0, le=300, description="In-process TTL of config values read by functions."
+    )
+
     jwt_issuer: str = Field("https://claw.ai", alias="JWT_ISSUER")
     jwt_audience: str = Field("claw-api", alias="JWT_AUDIENCE")
     jwt_signing_keys: SecretStr | None = Field(
-        None, alias="JWT_SIGNING_KEYS", description='Local signing keys: JSON {"kid": "secret", ...}; first is current.'
+        None,
+        alias="JWT_SIGNING_KEYS",
+        description='Local signing keys (JSON): {"kid": "k1", "secret": "..."} or {"keys": [{"kid", "secret"}, ...]}; '
+        "the first signs, all verify. Parsed by claw_common.tokens.parse_key_ring.",
     )
     jwt_secret_arn: str | None = Field(None, alias="JWT_SECRET_ARN", description="Secrets Manager secret with keys.")
     access_token_ttl_s: int = Field(900, alias="ACCESS_TOKEN_TTL_S", ge=60, le=86400)
     refresh_token_ttl_s: int = Field(30 * 86400, alias="REFRESH_TOKEN_TTL_S", ge=3600)
+    login_max_failures_per_account: int = Field(
+        5, alias="LOGIN_MAX_FAILURES_PER_ACCOUNT", ge=1, description="Failed logins per account before a lockout."
+    )
+    login_max_failures_per_ip: int = Field(
+        50, alias="LOGIN_MAX_FAILURES_PER_IP", ge=1, description="Failed logins per client IP before a lockout."
+    )
+    login_lockout_window_s: int = Field(
+        900, alias="LOGIN_LOCKOUT_WINDOW_S", ge=10, description="Window of the failure counters and lockout length."
+    )
 
     zhipuai_api_key: SecretStr | None = Field(None, alias="ZHIPUAI_API_KEY")
     zhipuai_base_url: str | None = Field(None, alias="ZHIPUAI_BASE_URL")
+    zhipuai_secret_arn: str | None = Field(
+        None,
+        alias="ZHIPUAI_SECRET_ARN",
+        description='Secrets Manager secret with the Zhipu key (JSON {"api_key": ...} or the bare key); '
+        "read once per cold start when ZHIPUAI_API_KEY is unset.",
+    )
+    websocket_management_url: str | None = Field(
+        None,
+        alias="WEBSOCKET_MANAGEMENT_URL",
+        description="Override of the WebSocket management endpoint (locally the gateway); on AWS it is derived "
+        "from the event: https://{domainName}/{stage}.",
+    )
     default_chat_model: str = Field("glm-4-flash", alias="DEFAULT_CHAT_MODEL")
     embedding_dim: int = Field(
         0, alias="EMBEDDING_DIM", ge=0, le=2000, description="0 = the provider's own (512 offline, 1024 Zhipu)."
     )
 
-    @field_validator("aws_endpoint_url", "zhipuai_base_url", mode="before")
+    @field_validator("aws_endpoint_url", "zhipuai_base_url", "zhipuai_secret_arn", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if v == "" else v

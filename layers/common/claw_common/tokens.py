@@ -1,0 +1,327 @@
+"""Access tokens, API keys and refresh tokens: what the authorizer and the auth API share.
+
+This module must stay free of pydantic, FastAPI and the settings module: the authorizer
+imports it on every cold start (it runs before every request). It holds
+
+* the signing key ring (``kid`` -> HS256 secret; the first key signs, every key verifies,
+  so a rotated key keeps older tokens valid until they expire),
+* issuing and verifying access tokens with joserfc (HS256 pinned, ``exp``/``iat``/``sub``/
+  ``iss``/``aud`` required, 30 s leeway, unknown ``crit`` and unknown ``kid`` refused),
+* the format and hashing of API keys and refresh tokens (only hashes are stored),
+* the names of the short-lived Redis entries that cache a principal's state, so the
+  authorizer and every API agree on them (and the auth API can invalidate them).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+from joserfc.jws import JWSRegistry
+
+ACCESS_TOKEN_ALG = "HS256"
+# Clock skew tolerated on exp/nbf/iat; the brief caps it at 30 s.
+LEEWAY_S = 30
+# Our tokens are ~400 bytes; anything much longer is garbage or an attack on the parser.
+MAX_TOKEN_LENGTH = 4096
+# HS256 wants a key at least as long as the hash output (RFC 7518 §3.2).
+MIN_SECRET_BYTES = 32
+_KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Header parameters we understand; anything listed in "crit" must be one of these (none are).
+_UNDERSTOOD_CRIT: frozenset[str] = frozenset()
+
+API_KEY_PREFIX = "claw_"
+# claw_<8 hex public id>_<43 chars of secret>: the first 13 characters are the visible prefix.
+_API_KEY = re.compile(r"^claw_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$")
+API_KEY_VISIBLE_CHARS = 13
+
+# Redis entries shared by the authorizer (which fills them) and the APIs (which read and
+# invalidate them). Short TTLs bound how stale a missed invalidation can be.
+PRINCIPAL_CACHE_TTL_S = 30
+API_KEY_LOOKUP_TTL_S = 300
+
+
+class TokenError(Exception):
+    """A credential is not valid. The message is for logs only, never for the client."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    secret: bytes
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Signing keys by ``kid``: the first signs, all verify."""
+
+    keys: tuple[SigningKey, ...]
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise ValueError("a key ring needs at least one key")
+        kids = [k.kid for k in self.keys]
+        if len(kids) != len(set(kids)):
+            raise ValueError("duplicate kid in the key ring")
+
+    @property
+    def current(self) -> SigningKey:
+        return self.keys[0]
+
+    def get(self, kid: str) -> SigningKey | None:
+        # A plain dict lookup: a kid is never used to build a path, a query or a URL.
+        return {k.kid: k for k in self.keys}.get(kid)
+
+
+def _signing_key(kid: Any, secret: Any) -> SigningKey:
+    if not isinstance(kid, str) or not _KID.match(kid):
+        raise ValueError("a signing key's kid must be 1-64 characters of [A-Za-z0-9._-]")
+    if not isinstance(secret, str) or len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(f"a signing key's secret must be a string of at least {MIN_SECRET_BYTES} bytes")
+    return SigningKey(kid, secret.encode())
+
+
+def parse_key_ring(raw: str | Mapping[str, Any]) -> KeyRing:
+    """Parse signing keys from JSON in any of the forms we ship.
+
+    * ``{"kid": "k1", "secret": "..."}`` - one key (what the template's secret and the local
+      platform generate);
+    * ``{"keys": [{"kid": "k2", "secret": "..."}, {"kid": "k1", "secret": "..."}]}`` - a
+      rotation: the first signs, all verify;
+    * ``{"k2": "secret", "k1": "secret"}`` - a plain map in the same order.
+    """
+    data: Any = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(data, Mapping):
+        raise ValueError("signing keys must be a JSON object")
+    if "keys" in data:
+        items = data["keys"]
+        if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+            raise ValueError('"keys" must be a list of {"kid", "secret"} objects')
+        return KeyRing(tuple(_signing_key(i.get("kid"), i.get("secret")) for i in items))
+    if "secret" in data:
+        return KeyRing((_signing_key(data.get("kid", "default"), data["secret"]),))
+    return KeyRing(tuple(_signing_key(kid, secret) for kid, secret in data.items()))
+
+
+def load_key_ring(
+    signing_keys_json: str | None,
+    secret_arn: str | None,
+    secretsmanager: Callable[[], Any] | None = None,
+) -> KeyRing:
+    """The key ring from an environment value (local) or a Secrets Manager secret (AWS).
+
+    ``secretsmanager`` creates the boto3 client only when the secret must be fetched.
+    """
+    if signing_keys_json:
+        return parse_key_ring(signing_keys_json)
+    if secret_arn and secretsmanager is not None:
+        value = secretsmanager().get_secret_value(SecretId=secret_arn)
+        return parse_key_ring(value["SecretString"])
+    raise RuntimeError("no JWT signing keys: set JWT_SIGNING_KEYS (local) or JWT_SECRET_ARN (AWS)")
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """The verified claims of an access token."""
+
+    sub: str
+    role: str
+    tier: str
+    iat: int
+    exp: int
+    jti: str
+
+
+def issue_access_token(
+    ring: KeyRing,
+    *,
+    user_id: str,
+    role: str,
+    tier: str,
+    issuer: str,
+    audience: str,
+    ttl_s: int,
+    now: int | None = None,
+) -> str:
+    """A signed access token (HS256, the ring's current key, its kid in the header)."""
+    issued = int(time.time() if now is None else now)
+    key = ring.current
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": user_id,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + int(ttl_s),
+        "jti": uuid.uuid4().hex,
+        "role": role,
+        "tier": tier,
+    }
+    header = {"alg": ACCESS_TOKEN_ALG, "typ": "JWT", "kid": key.kid}
+    return jwt.encode(header, claims, OctKey.import_key(key.secret), algorithms=[ACCESS_TOKEN_ALG])
+
+
+def _b64_json(segment: str) -> Any:
+    padded = segment + "=" * (-len(segment) % 4)
+    try:
+        return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise TokenError("undecodable segment") from exc
+
+
+def verify_access_token(
+    ring: KeyRing, token: str, *, issuer: str, audience: str, now: int | None = None
+) -> AccessClaims:
+    """Verify an access token and return its claims, or raise ``TokenError``.
+
+    The header is checked before any cryptography: compact JWS only, ``alg`` exactly HS256
+    (no ``none``, no RS/HS confusion), a ``kid`` that is one of ours, no ``crit`` we do not
+    understand, no key-carrying headers (``jwk``, ``jku``, ``x5u``, ``x5c``).
+    """
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise TokenError("token missing or too long")
+    parts = token.split(".")
+    if len(parts) != 3 or not all(p and _B64URL.match(p) for p in parts):
+        raise TokenError("not a compact JWS")
+    header = _b64_json(parts[0])
+    if not isinstance(header, dict):
+        raise TokenError("header is not an object")
+    if header.get("alg") != ACCESS_TOKEN_ALG:
+        raise TokenError("algorithm not allowed")
+    if header.get("typ") not in (None, "JWT", "at+jwt"):
+        raise TokenError("unexpected typ")
+    crit = header.get("crit")
+    if crit is not None and (not isinstance(crit, list) or not set(map(str, crit)) <= _UNDERSTOOD_CRIT):
+        raise TokenError("unknown critical header")
+    if any(name in header for name in ("jwk", "jku", "x5u", "x5c", "b64", "zip")):
+        raise TokenError("unsupported header parameter")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not _KID.match(kid):
+        raise TokenError("kid missing or malformed")
+    signing_key = ring.get(kid)
+    if signing_key is None:
+        raise TokenError("unknown kid")
+
+    current = int(time.time() if now is None else now)
+    try:
+        token_obj = jwt.decode(
+            token,
+            OctKey.import_key(signing_key.secret),
+            algorithms=[ACCESS_TOKEN_ALG],
+            registry=JWSRegistry(algorithms=[ACCESS_TOKEN_ALG]),
+        )
+        registry = jwt.JWTClaimsRegistry(
+            now=current,
+            leeway=LEEWAY_S,
+            iss={"essential": True, "value": issuer},
+            aud={"essential": True, "value": audience},
+            sub={"essential": True},
+            exp={"essential": True},
+            iat={"essential": True},
+        )
+        registry.validate(token_obj.claims)
+    except JoseError as exc:
+        raise TokenError(f"rejected by joserfc: {type(exc).__name__}") from exc
+    except (ValueError, TypeError) as exc:
+        raise TokenError("malformed token") from exc
+
+    claims = token_obj.claims
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not _UUID.match(sub):
+        raise TokenError("sub is not a user id")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int) or not isinstance(iat, int) or isinstance(exp, bool) or isinstance(iat, bool):
+        raise TokenError("exp/iat must be integers")
+    return AccessClaims(
+        sub=sub,
+        role=str(claims.get("role") or "user"),
+        tier=str(claims.get("tier") or "free"),
+        iat=iat,
+        exp=exp,
+        jti=str(claims.get("jti") or ""),
+    )
+
+
+def is_user_id(value: object) -> bool:
+    """True for a canonical (lower-case) UUID string, the platform's id kind."""
+    return isinstance(value, str) and _UUID.match(value) is not None
+
+
+# ---------------------------------------------------------------- API keys and refresh tokens
+
+
+def sha256_hex(value: str) -> str:
+    """The stored form of an API key or refresh token (both are 256-bit random, so a plain,
+    fast hash is enough: there is nothing to brute-force)."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    key: str
+    prefix: str
+    key_hash: str
+
+
+def generate_api_key() -> NewApiKey:
+    """A new API key: ``claw_<8 hex>_<43 url-safe chars>`` (256 bits of secret)."""
+    key = f"{API_KEY_PREFIX}{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}"
+    return NewApiKey(key=key, prefix=key[:API_KEY_VISIBLE_CHARS], key_hash=sha256_hex(key))
+
+
+def looks_like_api_key(value: str) -> bool:
+    """True when ``value`` has the exact shape of one of our API keys."""
+    return len(value) < 100 and _API_KEY.match(value) is not None
+
+
+def generate_refresh_token() -> tuple[str, str]:
+    """A new opaque refresh token and its stored hash."""
+    token = secrets.token_urlsafe(32)
+    return token, sha256_hex(token)
+
+
+# ---------------------------------------------------------------- principal state cache (Redis)
+
+
+def user_state_key(user_id: str) -> str:
+    """Redis key of a user's cached ``{"active", "role", "tier"}``."""
+    return f"claw:auth:user:{user_id}"
+
+
+def api_key_state_key(key_id: str) -> str:
+    """Redis key of an API key's cached ``{"user_id", "active"}``."""
+    return f"claw:auth:apikey:{key_id}"
+
+
+def api_key_lookup_key(key_hash: str) -> str:
+    """Redis key mapping an API key's hash to its id (immutable, so it may live longer)."""
+    return f"claw:auth:apikey-hash:{key_hash}"
+
+
+def encode_state(state: Mapping[str, Any]) -> bytes:
+    return json.dumps(dict(state), separators=(",", ":")).encode()
+
+
+def decode_state(raw: bytes | str | None) -> dict[str, Any] | None:
+    """A cached state, or None when missing or unreadable (then the caller asks the database)."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,60 @@
+"""``python -m claw_local.admin``: create or promote an admin (``make admin EMAIL=… PASSWORD=…``).
+
+Reads ``CLAW_ADMIN_EMAIL`` and ``CLAW_ADMIN_PASSWORD``. Works against ``DATABASE_URL`` when
+set (any PostgreSQL, e.g. the deployed one through a tunnel), else against the embedded
+PostgreSQL of ``make dev`` in ``.claw/postgres`` (reusing the server if it runs). Migrations
+are applied first, so it also works on a fresh database.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from claw_local.platform import DEFAULT_DATA_DIR
+from claw_local.services import apply_dummy_aws_env
+
+
+def main() -> int:
+    email = os.environ.get("CLAW_ADMIN_EMAIL", "").strip()
+    password = os.environ.get("CLAW_ADMIN_PASSWORD", "")
+    if not email or not password:
+        print("usage: CLAW_ADMIN_EMAIL=you@example.com CLAW_ADMIN_PASSWORD=... python -m claw_local.admin")
+        return 2
+    apply_dummy_aws_env()
+    stop = None
+    if not os.environ.get("DATABASE_URL"):
+        from claw_local.services import start_postgres
+
+        url, stop = start_postgres(DEFAULT_DATA_DIR / "postgres")
+        os.environ["DATABASE_URL"] = url
+    # The account module reads settings; the cache is optional for it, so a placeholder is
+    # enough when no Redis runs (cache invalidation then just logs a warning).
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    os.environ.setdefault("REDIS_TIMEOUT_S", "0.2")
+    try:
+        from claw_common.accounts import ensure_admin
+        from claw_common.migrate import apply_migrations, deployment_embedding_dim
+        from claw_common.settings import get_settings
+
+        get_settings.cache_clear()
+        # The same call as the local platform's start (claw_local.platform).
+        apply_migrations(get_settings().database_url.get_secret_value(), deployment_embedding_dim())
+        try:
+            user = ensure_admin(email, password)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"admin ready: {user.email} (id {user.id})")
+        return 0
+    finally:
+        from claw_common.db import close_pool
+
+        close_pool()
+        # start_postgres reuses a running server (make dev) and stops only one it started.
+        if stop is not None:
+            stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
