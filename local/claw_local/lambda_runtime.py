@@ -8,6 +8,7 @@ invocation at a time, as in a real execution environment.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import sys
 import threading
@@ -73,7 +74,20 @@ class LocalLambda:
                 log_group_name=f"/aws/lambda/{self.name}",
             )
             self.invocations += 1
+            _ensure_event_loop()
             return self._handler(event, context)
+
+
+def _ensure_event_loop() -> None:
+    """Give the invoking thread an event loop, as Lambda's main thread has one.
+
+    Mangum calls ``asyncio.get_event_loop()``; the gateway invokes from worker threads, which
+    have none, so concurrent requests (new worker threads) would fail without this.
+    """
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 class LocalLambdas:

@@ -18,12 +18,17 @@ def get_redis() -> redis.Redis:
     Short socket timeouts: a cache that hangs is worse than a cache miss.
     """
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     settings = get_settings()
     return redis.Redis.from_url(
         settings.redis_url.get_secret_value(),
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
+        # redis-py's default (10 retries with backoff) turns an outage into seconds of stall per
+        # command; one immediate retry still heals a pooled connection the server closed.
+        retry=Retry(NoBackoff(), 1),
         health_check_interval=30,
         decode_responses=False,
     )
