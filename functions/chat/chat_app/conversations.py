@@ -1,0 +1,55 @@
+"""Routes of /conversations: create, list, read, update, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from chat_app import logic
+from chat_app.models import (
+    Conversation,
+    ConversationCreate,
+    ConversationPage,
+    ConversationStatus,
+    ConversationType,
+    ConversationUpdate,
+)
+from claw_common.security import Caller, current_caller
+
+router = APIRouter(prefix="/conversations", tags=["conversations"])
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+@router.post("", status_code=201, response_model=Conversation, summary="Create a conversation")
+def create_conversation(body: ConversationCreate, caller: CallerDep) -> dict:
+    return logic.create_conversation(caller, body)
+
+
+@router.get("", response_model=ConversationPage, summary="The caller's conversations, most recent first")
+def list_conversations(
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    status: ConversationStatus | None = None,
+    conversation_type: ConversationType | None = None,
+) -> dict:
+    return logic.list_conversations(
+        caller, limit=limit, cursor=cursor, status=status, conversation_type=conversation_type
+    )
+
+
+@router.get("/{conversation_id}", response_model=Conversation, summary="One conversation")
+def get_conversation(conversation_id: str, caller: CallerDep) -> dict:
+    return logic.get_conversation(caller, conversation_id)
+
+
+@router.put("/{conversation_id}", response_model=Conversation, summary="Change a conversation (partial)")
+def update_conversation(conversation_id: str, body: ConversationUpdate, caller: CallerDep) -> dict:
+    return logic.update_conversation(caller, conversation_id, body)
+
+
+@router.delete("/{conversation_id}", status_code=204, summary="Delete a conversation and its messages")
+def delete_conversation(conversation_id: str, caller: CallerDep) -> Response:
+    logic.delete_conversation(caller, conversation_id)
+    return Response(status_code=204)

@@ -1,0 +1,580 @@
+"""Chat logic: conversations, messages, answers with accounting, usage reports.
+
+Routes call these functions with the caller from the authorizer context; they return plain
+dicts shaped like the response models. Adapters come in through ``deps``
+(:class:`chat_app.providers.ChatDeps`); the database through ``claw_common.db.connection()``.
+
+What a chat call stores (see docs/chat.md):
+
+1. In one transaction, before anything can fail: the user's message, ``status='pending'``.
+2. The model is called outside any transaction (it may take seconds).
+3. On success, in one transaction: the assistant message (whole, never partial), the user
+   message set to ``ok``, the usage ledger row. On any failure (quota, provider error,
+   timeout) only the user message is updated: ``status='failed'``, ``error`` = the problem
+   type slug; no assistant message exists and nothing is billed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from chat_app import runtime_config
+from chat_app.answer_cache import CachedAnswer, cache_key
+from chat_app.models import ChatRequest, ConversationCreate, ConversationUpdate, MessageCreate
+from chat_app.providers import ChatDeps, default_deps
+from chat_app.rag import Source
+from chat_app.repositories import (
+    ConversationRepository,
+    MessageRepository,
+    UsageRepository,
+    owns_knowledge_base,
+    user_tier,
+)
+from claw_common import db
+from claw_common.errors import ClawError, Conflict, Forbidden, NotFound, QuotaExceeded, ValidationFailed
+from claw_common.llm import ChatMessage, Usage, fence_passages
+from claw_common.observability import MetricUnit, logger, metrics
+from claw_common.pricing import cost_for
+from claw_common.security import Caller
+from claw_common.tokens_count import count_tokens, fit_history
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+HISTORY_MAX_MESSAGES = 50
+"""Most history turns read from the database before trimming to the token budget."""
+DEFAULT_DEADLINE_S = 25.0
+"""Time the model may take when the caller gives no deadline (fits a 29 s API Gateway request)."""
+MAX_USAGE_RANGE_DAYS = 366
+DEFAULT_USAGE_RANGE_DAYS = 30
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _not_found(what: str = "Conversation") -> NotFound:
+    return NotFound(f"{what} not found.")
+
+
+def _require_uuid(value: str, what: str = "Conversation") -> str:
+    # A malformed id is as unknown as a missing one (and must not reach the uuid cast in SQL).
+    if not _UUID.match(value or ""):
+        raise _not_found(what)
+    return value.lower()
+
+
+def _encode_cursor(data: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise _bad_cursor() from exc
+
+
+def _bad_cursor() -> ValidationFailed:
+    return ValidationFailed(
+        "The cursor is not valid; use the next_cursor of a previous page.",
+        errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor", "type": "value_error"}],
+    )
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _month_start(today: date) -> date:
+    return today.replace(day=1)
+
+
+def _next_month(today: date) -> datetime:
+    first = today.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return datetime(following.year, following.month, following.day, tzinfo=UTC)
+
+
+def _require_knowledge_base(conn: Any, caller: Caller, knowledge_base_id: str | None) -> None:
+    # Another user's knowledge base is as unknown as a missing one: linking it would be refused anyway.
+    if knowledge_base_id and not owns_knowledge_base(conn, caller.user_id, knowledge_base_id):
+        raise _not_found("Knowledge base")
+
+
+def conversation_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A conversation row as the API shows it."""
+    return {k: row[k] for k in row if k != "user_id"}
+
+
+def message_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A message row as the API shows it."""
+    out = {k: row[k] for k in row if k != "seq"}
+    out["tokens"] = int(row["prompt_tokens"]) + int(row["completion_tokens"])
+    out["cost"] = float(row["cost"])
+    return out
+
+
+# --------------------------------------------------------------------------- conversations
+
+
+def create_conversation(caller: Caller, body: ConversationCreate) -> dict[str, Any]:
+    """Create a conversation of the caller; its model is the configured default unless given."""
+    model = body.model or runtime_config.default_model()
+    with db.connection() as conn:
+        _require_knowledge_base(conn, caller, body.knowledge_base_id)
+        row = ConversationRepository(conn).create(
+            caller.user_id,
+            title=body.title,
+            conversation_type=body.conversation_type,
+            model=model,
+            system_prompt=body.system_prompt,
+            knowledge_base_id=body.knowledge_base_id,
+            metadata=body.metadata,
+        )
+    return conversation_out(row)
+
+
+def list_conversations(
+    caller: Caller,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    status: str | None = None,
+    conversation_type: str | None = None,
+) -> dict[str, Any]:
+    """The caller's conversations, most recently active first, one page at a time."""
+    after: tuple[datetime, str] | None = None
+    if cursor:
+        data = _decode_cursor(cursor)
+        try:
+            after = (datetime.fromisoformat(data[0]), _require_uuid(data[1]))
+        except (TypeError, ValueError, IndexError, KeyError, NotFound) as exc:
+            raise _bad_cursor() from exc
+    with db.connection() as conn:
+        rows = ConversationRepository(conn).page(
+            caller.user_id, limit=limit + 1, after=after, status=status, conversation_type=conversation_type
+        )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = _encode_cursor([last["updated_at"].isoformat(), last["id"]])
+    return {"items": [conversation_out(r) for r in rows], "next_cursor": next_cursor}
+
+
+def get_conversation(caller: Caller, conversation_id: str) -> dict[str, Any]:
+    """The caller's conversation, or 404."""
+    conversation_id = _require_uuid(conversation_id)
+    with db.connection() as conn:
+        row = ConversationRepository(conn).get(caller.user_id, conversation_id)
+    if row is None:
+        raise _not_found()
+    return conversation_out(row)
+
+
+# Null clears these; for the other fields null means "leave as is" (they cannot be empty).
+_NULLABLE = frozenset({"system_prompt", "knowledge_base_id"})
+
+
+def update_conversation(caller: Caller, conversation_id: str, body: ConversationUpdate) -> dict[str, Any]:
+    """Change the fields present in ``body``; 404 when the conversation is not the caller's."""
+    conversation_id = _require_uuid(conversation_id)
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k in _NULLABLE}
+    with db.connection() as conn:
+        repo = ConversationRepository(conn)
+        row = (
+            repo.update(caller.user_id, conversation_id, changes)
+            if changes
+            else repo.get(caller.user_id, conversation_id)
+        )
+    if row is None:
+        raise _not_found()
+    return conversation_out(row)
+
+
+def delete_conversation(caller: Caller, conversation_id: str) -> None:
+    """Delete the caller's conversation and its messages (usage already billed stays in the ledger)."""
+    conversation_id = _require_uuid(conversation_id)
+    with db.connection() as conn:
+        if not ConversationRepository(conn).delete(caller.user_id, conversation_id):
+            raise _not_found()
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def add_message(caller: Caller, conversation_id: str, body: MessageCreate) -> dict[str, Any]:
+    """Store a message without asking the model (it becomes history for later answers)."""
+    conversation_id = _require_uuid(conversation_id)
+    with db.connection() as conn:
+        conversations = ConversationRepository(conn)
+        if conversations.get(caller.user_id, conversation_id, for_update=True) is None:
+            raise _not_found()
+        row = MessageRepository(conn).add(
+            caller.user_id,
+            conversation_id,
+            role=body.role,
+            content=body.content,
+            prompt_tokens=count_tokens(body.content),
+        )
+        conversations.count_messages_added(caller.user_id, conversation_id, 1)
+    return message_out(row)
+
+
+def list_messages(caller: Caller, conversation_id: str, *, limit: int, cursor: str | None = None) -> dict[str, Any]:
+    """The conversation's messages, oldest first, one page at a time."""
+    conversation_id = _require_uuid(conversation_id)
+    after_seq: int | None = None
+    if cursor:
+        data = _decode_cursor(cursor)
+        if not isinstance(data, int) or isinstance(data, bool) or data < 0:
+            raise _bad_cursor()
+        after_seq = data
+    with db.connection() as conn:
+        if ConversationRepository(conn).get(caller.user_id, conversation_id) is None:
+            raise _not_found()
+        rows = MessageRepository(conn).page(caller.user_id, conversation_id, limit=limit + 1, after_seq=after_seq)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = _encode_cursor(rows[-1]["seq"])
+    return {"items": [message_out(r) for r in rows], "next_cursor": next_cursor}
+
+
+# --------------------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A generated (or cached) answer and what it cost."""
+
+    content: str
+    model: str
+    cached: bool
+    usage: Usage
+    cost: Decimal
+    latency_ms: int
+    sources: list[Source] = field(default_factory=list)
+    finish_reason: str | None = None
+
+    def usage_out(self) -> dict[str, Any]:
+        """``usage`` as the API shows it."""
+        return {
+            "prompt_tokens": self.usage.prompt_tokens,
+            "completion_tokens": self.usage.completion_tokens,
+            "total_tokens": self.usage.total_tokens,
+            "cost": float(self.cost),
+        }
+
+
+def build_messages(
+    system_prompt: str,
+    history: Sequence[ChatMessage],
+    question: str,
+    sources: Sequence[Source],
+    budget: int,
+) -> list[ChatMessage]:
+    """The request for the model: system prompt (+ fenced sources), history fitted to ``budget``, question.
+
+    Sources go into the system message after the prompt, fenced as untrusted data (see
+    ``claw_common.llm.fence_passages``); they are never dropped to fit the budget, history is.
+    """
+    fenced = fence_passages([s.to_passage() for s in sources])
+    system = f"{system_prompt}\n\n{fenced}" if fenced else system_prompt
+    return fit_history(system, list(history), question, budget)
+
+
+def _check_quota(caller: Caller) -> None:
+    """429 (quota-exceeded) when the caller's tokens this month reached the tier's quota."""
+    quota = runtime_config.monthly_token_quota(caller.tier)
+    today = _utc_today()
+    with db.connection() as conn:
+        used = UsageRepository(conn).tokens_since(caller.user_id, _month_start(today))
+    if used >= quota:
+        resets_at = _next_month(today)
+        metrics.add_metric(name="QuotaExceeded", unit=MetricUnit.Count, value=1)
+        raise QuotaExceeded(
+            f"The monthly token quota of the {caller.tier} tier ({quota} tokens) is used up; "
+            f"it resets on {resets_at.date().isoformat()}.",
+            retry_after=int((resets_at - datetime.now(UTC)).total_seconds()),
+            extra={"quota_tokens": quota, "used_tokens": used, "resets_at": resets_at.isoformat()},
+        )
+
+
+def _generate(
+    caller: Caller,
+    messages: list[ChatMessage],
+    *,
+    model: str,
+    sources: list[Source],
+    deps: ChatDeps,
+    deadline_s: float | None,
+) -> tuple[Answer, str]:
+    """The answer to ``messages``: from the cache, else (quota permitting) from the model. No writes."""
+    started = time.monotonic()
+    key = cache_key(caller.user_id, model, messages)
+    hit = deps.cache.get(key)
+    if hit is not None:
+        metrics.add_metric(name="AnswerCacheHit", unit=MetricUnit.Count, value=1)
+        latency = max(0, round((time.monotonic() - started) * 1000))
+        return Answer(hit.content, hit.model, True, Usage.of(0, 0), Decimal(0), latency, sources, "stop"), key
+    metrics.add_metric(name="AnswerCacheMiss", unit=MetricUnit.Count, value=1)
+    _check_quota(caller)
+    completion = deps.provider.complete(
+        messages,
+        model=model,
+        context=[s.to_passage() for s in sources],
+        deadline_s=DEFAULT_DEADLINE_S if deadline_s is None else deadline_s,
+    )
+    # Usage is frozen; pricing's TokenUsage protocol only reads the two counts.
+    cost = cost_for(completion.model, completion.usage, runtime_config.price_table())  # type: ignore[arg-type]
+    metrics.add_metric(name="LLMTokens", unit=MetricUnit.Count, value=completion.usage.total_tokens)
+    metrics.add_metric(name="LLMLatency", unit=MetricUnit.Milliseconds, value=completion.latency_ms)
+    answer = Answer(
+        completion.content,
+        completion.model,
+        False,
+        completion.usage,
+        cost,
+        completion.latency_ms,
+        sources,
+        completion.finish_reason,
+    )
+    return answer, key
+
+
+def _remember(deps: ChatDeps, key: str, answer: Answer) -> None:
+    # Only complete, freshly generated answers: a cut-off or filtered one must not be served again.
+    if not answer.cached and answer.content and answer.finish_reason in (None, "stop"):
+        deps.cache.put(key, CachedAnswer(answer.content, answer.model), runtime_config.answer_cache_ttl_s())
+
+
+def answer_question(
+    caller: Caller,
+    question: str,
+    sources: Sequence[Source],
+    *,
+    model: str | None = None,
+    system_prompt: str | None = None,
+    history: Sequence[ChatMessage] = (),
+    deadline_s: float | None = None,
+    deps: ChatDeps | None = None,
+) -> Answer:
+    """Answer ``question`` from ``sources`` without a conversation (e.g. a knowledge query with ``answer``).
+
+    Same rules as chat: the answer cache first (not billed), then the caller's monthly quota
+    (``QuotaExceeded``, before the model is called), then the model; the tokens and cost go
+    to the caller's usage ledger. Provider failures raise as the provider raises them
+    (``UpstreamUnavailable`` 503, ``UpstreamError`` 502, ``UpstreamTimeout`` 504).
+    """
+    deps = deps or default_deps()
+    messages = build_messages(
+        system_prompt or runtime_config.default_system_prompt(),
+        history,
+        question,
+        list(sources),
+        runtime_config.prompt_token_budget(),
+    )
+    answer, key = _generate(
+        caller,
+        messages,
+        model=model or runtime_config.default_model(),
+        sources=list(sources),
+        deps=deps,
+        deadline_s=deadline_s,
+    )
+    with db.connection() as conn:
+        _record_usage(UsageRepository(conn), caller, answer)
+    _remember(deps, key, answer)
+    return answer
+
+
+def _record_usage(ledger: UsageRepository, caller: Caller, answer: Answer) -> None:
+    ledger.record(
+        caller.user_id,
+        answer.model,
+        prompt_tokens=answer.usage.prompt_tokens,
+        completion_tokens=answer.usage.completion_tokens,
+        cost=answer.cost,
+        cached=answer.cached,
+    )
+    if answer.cost:
+        metrics.add_metric(name="LLMCost", unit=MetricUnit.Count, value=float(answer.cost))
+
+
+def _mark_failed(caller: Caller, message_id: str, slug: str) -> None:
+    try:
+        with db.connection() as conn:
+            MessageRepository(conn).set_status(caller.user_id, message_id, "failed", slug)
+    except Exception:  # noqa: BLE001 - the original failure is what the client must see
+        logger.exception("could not mark the message failed", extra={"message_id": message_id})
+
+
+def chat(
+    caller: Caller,
+    conversation_id: str,
+    request: ChatRequest,
+    *,
+    deadline_s: float | None = None,
+    deps: ChatDeps | None = None,
+) -> dict[str, Any]:
+    """Store the user's message, answer it (with sources when a knowledge base applies), store the answer.
+
+    See the module docstring for exactly what is stored on success and on failure.
+    """
+    conversation_id = _require_uuid(conversation_id)
+    deps = deps or default_deps()
+    question = request.message
+
+    with db.connection() as conn:
+        conversations = ConversationRepository(conn)
+        conversation = conversations.get(caller.user_id, conversation_id, for_update=True)
+        if conversation is None:
+            raise _not_found()
+        if conversation["status"] == "archived":
+            raise Conflict("The conversation is archived; set its status to active to continue it.")
+        _require_knowledge_base(conn, caller, request.knowledge_base_id)
+        messages_repo = MessageRepository(conn)
+        user_message = messages_repo.add(
+            caller.user_id,
+            conversation_id,
+            role="user",
+            content=question,
+            status="pending",
+            prompt_tokens=count_tokens(question),
+        )
+        history_rows = messages_repo.history(
+            caller.user_id, conversation_id, before_seq=user_message["seq"], limit=HISTORY_MAX_MESSAGES
+        )
+        conversations.count_messages_added(caller.user_id, conversation_id, 1)
+
+    try:
+        kb_id = request.knowledge_base_id or conversation["knowledge_base_id"]
+        sources: list[Source] = []
+        if kb_id:
+            with db.connection() as conn:
+                sources = list(
+                    deps.retriever.search(
+                        conn, owner_id=caller.user_id, kb_ids=[kb_id], question=question, top_k=request.top_k
+                    )
+                )
+        history = [ChatMessage(role=r["role"], content=r["content"]) for r in history_rows]
+        messages = build_messages(
+            conversation["system_prompt"] or runtime_config.default_system_prompt(),
+            history,
+            question,
+            sources,
+            runtime_config.prompt_token_budget(),
+        )
+        answer, key = _generate(
+            caller, messages, model=conversation["model"], sources=sources, deps=deps, deadline_s=deadline_s
+        )
+        with db.connection() as conn:
+            messages_repo = MessageRepository(conn)
+            reply = messages_repo.add(
+                caller.user_id,
+                conversation_id,
+                role="assistant",
+                content=answer.content,
+                prompt_tokens=answer.usage.prompt_tokens,
+                completion_tokens=answer.usage.completion_tokens,
+                cost=answer.cost,
+                model=answer.model,
+                latency_ms=answer.latency_ms,
+                sources=[s.public() for s in sources],
+                cached=answer.cached,
+            )
+            messages_repo.set_status(caller.user_id, user_message["id"], "ok")
+            ConversationRepository(conn).count_messages_added(caller.user_id, conversation_id, 1)
+            _record_usage(UsageRepository(conn), caller, answer)
+    except ClawError as exc:
+        _mark_failed(caller, user_message["id"], exc.slug)
+        raise
+    except Exception:
+        _mark_failed(caller, user_message["id"], "internal")
+        raise
+    _remember(deps, key, answer)
+
+    return {
+        "message_id": reply["id"],
+        "user_message_id": user_message["id"],
+        "conversation_id": conversation_id,
+        "content": answer.content,
+        "model": answer.model,
+        "cached": answer.cached,
+        "sources": [s.public() for s in sources],
+        "usage": answer.usage_out(),
+        "latency_ms": answer.latency_ms,
+        "created_at": reply["created_at"],
+    }
+
+
+# --------------------------------------------------------------------------- usage
+
+
+def usage_report(
+    caller: Caller,
+    *,
+    user_id: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> dict[str, Any]:
+    """Tokens and cost by day and model from ``start`` to ``end`` (UTC, inclusive), with the month's quota.
+
+    Defaults: the last 30 days. Only admins may name another ``user_id`` (403 otherwise);
+    an unknown user is 404.
+    """
+    target = (user_id or caller.user_id).lower()
+    if target != caller.user_id.lower() and not caller.is_admin:
+        raise Forbidden("Only admins may read another user's usage.")
+    today = _utc_today()
+    end = end or today
+    start = start or end - timedelta(days=DEFAULT_USAGE_RANGE_DAYS - 1)
+    if start > end:
+        raise ValidationFailed(
+            "start must not be after end.",
+            errors=[{"loc": ["query", "start"], "msg": "start is after end", "type": "value_error"}],
+        )
+    if (end - start).days >= MAX_USAGE_RANGE_DAYS:
+        raise ValidationFailed(
+            f"The range may span at most {MAX_USAGE_RANGE_DAYS} days.",
+            errors=[{"loc": ["query", "start"], "msg": "range too long", "type": "value_error"}],
+        )
+    with db.connection() as conn:
+        tier: str | None = caller.tier
+        if target != caller.user_id.lower():
+            tier = user_tier(conn, _require_uuid(target, "User"))
+        if tier is None:
+            raise _not_found("User")
+        ledger = UsageRepository(conn)
+        rows = ledger.by_day_and_model(target, start, end)
+        used = ledger.tokens_since(target, _month_start(today))
+    items = [{**r, "cost": float(r["cost"])} for r in rows]
+    totals: dict[str, Any] = {
+        name: sum(int(r[name]) for r in rows)
+        for name in ("requests", "cached_requests", "prompt_tokens", "completion_tokens", "total_tokens")
+    }
+    totals["cost"] = float(sum((Decimal(r["cost"]) for r in rows), Decimal(0)))
+    quota = runtime_config.monthly_token_quota(tier)
+    return {
+        "user_id": target,
+        "start": start,
+        "end": end,
+        "items": items,
+        "totals": totals,
+        "quota": {
+            "tier": tier,
+            "monthly_tokens": quota,
+            "used_tokens": used,
+            "remaining_tokens": max(0, quota - used),
+            "resets_at": _next_month(today),
+        },
+    }

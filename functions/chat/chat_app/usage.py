@@ -1,0 +1,24 @@
+"""Route of /usage: tokens and cost by day and model."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from chat_app import logic
+from chat_app.models import UUID_PATTERN, UsageReport
+from claw_common.security import Caller, current_caller
+
+router = APIRouter(tags=["usage"])
+
+
+@router.get("/usage", response_model=UsageReport, summary="Tokens and cost by day and model, with the month's quota")
+def usage(
+    caller: Annotated[Caller, Depends(current_caller)],
+    start: Annotated[date | None, Query(description="First day (UTC), default 29 days before end.")] = None,
+    end: Annotated[date | None, Query(description="Last day (UTC), default today.")] = None,
+    user_id: Annotated[str | None, Query(pattern=UUID_PATTERN, description="Another user (admins only).")] = None,
+) -> dict:
+    return logic.usage_report(caller, user_id=user_id, start=start, end=end)
