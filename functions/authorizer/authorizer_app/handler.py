@@ -6,10 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mangum import Mangum
 
 from authorizer_app.routes import router
-from claw_common.api import API_PREFIX, create_app
+from claw_common.api import API_PREFIX, create_app, lambda_adapter
 from claw_common.observability import logger, metrics, tracer
 
 app = create_app(
@@ -18,7 +17,7 @@ app = create_app(
     "/openapi/auth.json",
 )
 app.include_router(router, prefix=API_PREFIX)
-_asgi = Mangum(app, lifespan="off")
+_asgi = lambda_adapter(app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -1,4 +1,4 @@
-"""Chat function: conversations, messages, answers from the LLM, usage; behind API Gateway."""
+"""Chat function: conversations, messages, answers from the LLM, usage; behind API Gateway (REST and WebSocket)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mangum import Mangum
-from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 from chat_app.chat import router as chat_router
 from chat_app.conversations import router as conversations_router
 from chat_app.knowledge_routes import router as knowledge_router
 from chat_app.usage import router as usage_router
-from claw_common.api import API_PREFIX, create_app
+from chat_app.ws import handle_websocket_event, is_websocket_event
+from claw_common.api import API_PREFIX, create_app, lambda_adapter
 from claw_common.observability import logger, metrics, tracer
 
 app = create_app(
@@ -25,13 +24,14 @@ app.include_router(conversations_router, prefix=API_PREFIX)
 app.include_router(chat_router, prefix=API_PREFIX)
 app.include_router(usage_router, prefix=API_PREFIX)
 app.include_router(knowledge_router, prefix=API_PREFIX)
-# problem+json is text too: without it Mangum base64-encodes error bodies, and API Gateway
-# (which decodes only its BinaryMediaTypes) would hand clients the base64 string.
-_asgi = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"])
+_asgi = lambda_adapter(app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # WebSocket events (streaming answers) carry requestContext.eventType; REST proxy events go to FastAPI.
+    if is_websocket_event(event):
+        return handle_websocket_event(event, context)
     return _asgi(event, context)

@@ -1,10 +1,112 @@
-"""Ingest logic: what happens to each S3 object event."""
+"""Ingest logic: what happens to each S3 object event.
+
+ObjectCreated: HEAD the object (its size is checked before any download), then, under a
+per-document lock, parse → chunk → embed → replace the document's chunks in one
+transaction. ObjectRemoved: delete the document and its chunks if the object is really
+gone.
+
+Ordering and duplicates (SQS delivers at least once, S3 in no particular order):
+
+* The same event twice changes nothing: the document remembers the object version (or,
+  without versioning, the ETag) whose chunks it holds.
+* Concurrent deliveries of one document wait for its advisory lock, then see the version
+  already ingested.
+* An older event arriving late never overwrites a newer version: HEAD tells which version
+  is current (an event for another version is skipped) and, where S3 sends one, the event's
+  sequencer must not be older than the one already applied.
+
+Which failures retry (decided here, documented in docs/knowledge.md):
+
+* ``DocumentRejected`` (corrupt, encrypted, zip bomb, too large, too many pages, empty,
+  unsupported) and any other parser crash are properties of the file: the document is
+  marked failed with the reason, and the record **succeeds** (retrying cannot help).
+* Everything else (database, S3, cache, embedding provider) may be temporary: the
+  document is marked failed with a "temporary" reason and the record **raises**, so SQS
+  redelivers it and, after maxReceiveCount, moves it to the dead-letter queue.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from claw_common import db
+from claw_common.observability import MetricUnit, logger, metrics, tracer
+from ingest_app import repository as repo
+from ingest_app.chunker import Chunk, chunk_document
 from ingest_app.models import S3EventRecord
+from ingest_app.parsers import DocumentRejected, ParseLimits, limits_for_tier, parse_document
+
+EMBED_BATCH = 64
+"""Chunks embedded per call: bounds memory and matches Zhipu's 64 inputs per request."""
+CHUNK_MAX_TOKENS = 400
+CHUNK_OVERLAP_TOKENS = 60
+KB_KEY = re.compile(r"^kb/([0-9a-fA-F-]{36})/(.+)$")
+
+
+class RetryableIngestError(Exception):
+    """A temporary failure: the SQS record must fail so that it is delivered again."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    """What happened to one S3 event record (logged, and asserted by tests)."""
+
+    action: str  # ingested | failed | skipped | removed
+    reason: str = ""
+    document_id: str | None = None
+    chunks: int = 0
+
+
+@dataclass(frozen=True)
+class IngestDeps:
+    """The adapters ingest uses, injected so tests can pass their own."""
+
+    s3: Any
+    embedder: Any
+    limits_for: Callable[[str], ParseLimits]
+
+
+@lru_cache(maxsize=1)
+def get_ingest_deps() -> IngestDeps:
+    """The process's adapters: S3 client, cached embedder (Redis), tier limits with config overrides."""
+    from claw_common.aws import aws_client
+    from claw_common.cache import get_redis
+    from claw_common.embeddings import CachedEmbedder, RedisVectorCache, get_embedder
+    from claw_common.settings import get_settings
+
+    embedder = CachedEmbedder(get_embedder(get_settings()), RedisVectorCache(get_redis()))
+    return IngestDeps(s3=aws_client("s3"), embedder=embedder, limits_for=limits_for_owner_tier)
+
+
+def limits_for_owner_tier(tier: str) -> ParseLimits:
+    """Tier limits (``limits_for_tier``), overridden field by field by the config key ``ingest.limits``.
+
+    ``ingest.limits`` is ``{"free": {"max_bytes": …, "max_pages": …}, "pro": {…}}``; unknown
+    fields and non-positive values are ignored, so a bad config can never lift every limit.
+    """
+    base = limits_for_tier(tier)
+    try:
+        from claw_common.config_reader import get_config
+
+        config = get_config("ingest.limits")
+    except Exception:  # noqa: BLE001 - a config outage must not stop ingestion; the defaults apply
+        logger.warning("ingest.limits could not be read; using the tier defaults")
+        return base
+    override = config.get(tier) if isinstance(config, dict) else None
+    if not isinstance(override, dict):
+        return base
+    allowed = {f.name: f.type for f in dataclasses.fields(ParseLimits)}
+    changes: dict[str, Any] = {}
+    for name, value in override.items():
+        if name in allowed and isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            changes[name] = float(value) if name == "max_compression_ratio" else int(value)
+    return dataclasses.replace(base, **changes) if changes else base
 
 
 def record_object_event(conn: Any, record: S3EventRecord) -> dict[str, Any]:
@@ -29,3 +131,347 @@ def record_object_event(conn: Any, record: S3EventRecord) -> dict[str, Any]:
         ),
     ).fetchone()
     return dict(row)
+
+
+def parse_kb_key(key: str) -> tuple[str, str] | None:
+    """``kb/<kb_id>/<anything>`` → (kb_id, file name); None for any other key."""
+    match = KB_KEY.match(key)
+    if not match:
+        return None
+    filename = match.group(2).rsplit("/", 1)[-1]
+    return (match.group(1).lower(), filename) if filename else None
+
+
+def sequencer_is_older(candidate: str | None, applied: str | None) -> bool:
+    """True when ``candidate`` is strictly older than ``applied``.
+
+    S3 sequencers are hex strings of varying length, compared after left-padding with zeros,
+    which is the same as comparing them as integers. Missing or malformed → not older.
+    """
+    if not candidate or not applied:
+        return False
+    try:
+        return int(candidate, 16) < int(applied, 16)
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+@tracer.capture_method(capture_response=False)
+def process_object_event(record: S3EventRecord, deps: IngestDeps | None = None) -> IngestOutcome:
+    """Handle one S3 event record; raises ``RetryableIngestError`` when it should be retried."""
+    deps = deps or get_ingest_deps()
+    bucket = record.s3.bucket.name
+    key = record.s3.object.decoded_key
+    with db.connection() as conn:
+        audit = record_object_event(conn, record)
+        conn.commit()
+        logger.info(
+            "object event received",
+            extra={"event_name": record.eventName, "bucket": bucket, "key": key, "deliveries": audit["deliveries"]},
+        )
+        if record.eventName.startswith("ObjectRemoved"):
+            outcome = _object_removed(conn, deps, record, bucket, key)
+        elif record.eventName.startswith("ObjectCreated"):
+            outcome = _object_created(conn, deps, record, bucket, key)
+        else:
+            outcome = IngestOutcome("skipped", f"event {record.eventName} is not handled")
+    logger.info(
+        "object event handled",
+        extra={"key": key, "action": outcome.action, "reason": outcome.reason, "document_id": outcome.document_id},
+    )
+    return outcome
+
+
+# --------------------------------------------------------------------------- S3
+
+
+def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """HEAD of the current object version; None when it no longer exists."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if status == 404 or code in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise RetryableIngestError(f"S3 HEAD failed ({code or status})") from exc
+    except BotoCoreError as exc:
+        raise RetryableIngestError(f"S3 HEAD failed ({type(exc).__name__})") from exc
+    version = head.get("VersionId")
+    return {
+        "version_id": None if version in (None, "", "null") else version,
+        "etag": str(head.get("ETag") or "").strip('"') or None,
+        "size": int(head.get("ContentLength") or 0),
+        "content_type": head.get("ContentType"),
+        "metadata": head.get("Metadata") or {},
+    }
+
+
+def _download(s3: Any, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes:
+    """The object's bytes (that exact version); never reads more than ``max_bytes`` + 1."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        kwargs["VersionId"] = version_id
+    try:
+        body = s3.get_object(**kwargs)["Body"]
+        try:
+            return body.read(max_bytes + 1)
+        finally:
+            body.close()
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        raise RetryableIngestError(f"S3 GET failed ({code})") from exc
+    except BotoCoreError as exc:
+        raise RetryableIngestError(f"S3 GET failed ({type(exc).__name__})") from exc
+
+
+# --------------------------------------------------------------------------- created
+
+
+def _object_created(conn: Any, deps: IngestDeps, record: S3EventRecord, bucket: str, key: str) -> IngestOutcome:
+    parsed_key = parse_kb_key(key)
+    if parsed_key is None:
+        return IngestOutcome("skipped", "the key is not under kb/<knowledge_base_id>/")
+    kb_id, filename = parsed_key
+    kb = repo.knowledge_base_owner(conn, kb_id)
+    if kb is None:
+        conn.rollback()
+        return IngestOutcome("skipped", f"knowledge base {kb_id} does not exist")
+
+    head = _head(deps.s3, bucket, key)
+    if head is None:
+        conn.rollback()
+        return IngestOutcome("skipped", "the object no longer exists")
+    event_obj = record.s3.object
+    event_version = event_obj.versionId if event_obj.versionId not in (None, "", "null") else None
+    event_etag = (event_obj.eTag or "").strip('"') or None
+    if (event_version and head["version_id"] and event_version != head["version_id"]) or (
+        not event_version and event_etag and head["etag"] and event_etag != head["etag"]
+    ):
+        # A newer version replaced this one; its own event ingests it.
+        conn.rollback()
+        return IngestOutcome("skipped", "superseded by a newer version of the object")
+
+    document = repo.find_or_create_document(
+        conn, kb=kb, bucket=bucket, key=key, filename=filename, content_type=head["content_type"]
+    )
+    conn.commit()
+    document_id = str(document["id"])
+    identity = {
+        "version_id": head["version_id"],
+        "etag": head["etag"],
+        "sequencer": event_obj.sequencer,
+        "size": head["size"],
+    }
+    _lock(conn, document_id)
+    try:
+        return _ingest_locked(conn, deps, kb=kb, document_id=document_id, identity=identity, head=head, key=key)
+    finally:
+        _unlock(conn, document_id)
+
+
+def _lock(conn: Any, document_id: str) -> None:
+    import psycopg
+
+    try:
+        repo.lock_document(conn, document_id)
+        conn.commit()
+    except psycopg.errors.QueryCanceled as exc:
+        # Another invocation has held this document longer than the statement timeout: let
+        # SQS bring the event back later, when that ingest has finished (without touching status).
+        conn.rollback()
+        raise RetryableIngestError("the document is being ingested by another invocation") from exc
+
+
+def _unlock(conn: Any, document_id: str) -> None:
+    import psycopg
+
+    try:
+        conn.rollback()
+        repo.unlock_document(conn, document_id)
+        conn.commit()
+    except psycopg.Error:
+        # A broken connection has lost its session locks with it.
+        logger.warning("could not release the document lock", extra={"document_id": document_id})
+
+
+def _ingest_locked(
+    conn: Any,
+    deps: IngestDeps,
+    *,
+    kb: repo.KnowledgeBaseOwner,
+    document_id: str,
+    identity: dict[str, Any],
+    head: dict[str, Any],
+    key: str,
+) -> IngestOutcome:
+    document = repo.get_document(conn, document_id)
+    if document is None:
+        return IngestOutcome("skipped", "the document was deleted", document_id)
+    same_object = (document["s3_version_id"], document["s3_etag"]) == (identity["version_id"], identity["etag"])
+    if same_object and document["status"] in ("ready", "failed") and document["error_code"] != "temporary":
+        conn.rollback()
+        return IngestOutcome("skipped", "this version is already ingested", document_id)
+    if sequencer_is_older(identity["sequencer"], document["s3_sequencer"]):
+        conn.rollback()
+        return IngestOutcome("skipped", "an older event arrived after a newer one", document_id)
+
+    stage = "starting"
+    try:
+        limits = deps.limits_for(kb.tier)
+        if head["size"] > limits.max_bytes:
+            # Checked on the HEAD, before a single byte is downloaded.
+            raise DocumentRejected(
+                f"file is too large: {head['size'] / 1048576:.1f} MB, the limit of the {kb.tier} tier is "
+                f"{limits.max_bytes / 1048576:.0f} MB",
+                code="too_large",
+            )
+        repo.mark_processing(conn, document_id)
+        conn.commit()
+
+        stage = "downloading the file"
+        data = _download(deps.s3, document["s3_bucket"], key, identity["version_id"], limits.max_bytes)
+        stage = "parsing the file"
+        chunks, parsed = _parse_and_chunk(data, document, head, limits)
+        stage = "embedding"
+        vectors = _embed(deps.embedder, [c.text for c in chunks])
+        search_texts = _segment([c.text for c in chunks])
+
+        stage = "storing chunks"
+        with conn.transaction():
+            current = repo.get_document(conn, document_id, for_update=True)
+            if current is None:
+                return IngestOutcome("skipped", "the document was deleted during ingest", document_id)
+            repo.replace_chunks(conn, document=current, chunks=chunks, search_texts=search_texts, vectors=vectors)
+            repo.mark_ready(
+                conn,
+                document_id,
+                values={
+                    "chunk_count": len(chunks),
+                    "token_count": sum(c.token_count for c in chunks),
+                    "parser": parsed.parser,
+                    "file_type": parsed.file_type,
+                    "page_count": parsed.page_count,
+                    "size": identity["size"],
+                    "content_type": head["content_type"],
+                    "embedding_model": deps.embedder.name,
+                    "version_id": identity["version_id"],
+                    "etag": identity["etag"],
+                    "sequencer": identity["sequencer"],
+                },
+            )
+        conn.commit()
+    except DocumentRejected as exc:
+        conn.rollback()
+        repo.mark_failed(conn, document_id, reason=exc.reason, code=exc.code, identity=identity)
+        conn.commit()
+        _failure_metric(exc.code)
+        return IngestOutcome("failed", exc.reason, document_id)
+    except Exception as exc:
+        reason = (
+            f"a temporary error interrupted ingestion while {stage} ({type(exc).__name__}); "
+            "it is retried automatically (reindex the document to try again later)"
+        )
+        logger.warning(
+            "ingest failed; the record will be retried",
+            extra={"document_id": document_id, "stage": stage, "error": type(exc).__name__},
+        )
+        _mark_failed_best_effort(conn, document_id, reason)
+        _failure_metric("temporary")
+        raise RetryableIngestError(reason) from exc
+
+    metrics.add_metric(name="DocumentsIngested", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ChunksWritten", unit=MetricUnit.Count, value=len(chunks))
+    return IngestOutcome("ingested", "", document_id, len(chunks))
+
+
+def _parse_and_chunk(
+    data: bytes, document: dict[str, Any], head: dict[str, Any], limits: ParseLimits
+) -> tuple[list[Chunk], Any]:
+    if len(data) > limits.max_bytes:
+        raise DocumentRejected(f"file is too large: more than {limits.max_bytes / 1048576:.0f} MB", code="too_large")
+    try:
+        parsed = parse_document(data, document["filename"], head["content_type"], limits)
+        chunks = chunk_document(parsed, max_tokens=CHUNK_MAX_TOKENS, overlap_tokens=CHUNK_OVERLAP_TOKENS)
+    except DocumentRejected:
+        raise
+    except Exception as exc:
+        logger.exception("parser crashed", extra={"document_id": str(document["id"])})
+        raise DocumentRejected(f"the file could not be read ({type(exc).__name__})", code="corrupt") from exc
+    if not chunks:
+        raise DocumentRejected("no text could be extracted from the document", code="empty")
+    return chunks, parsed
+
+
+def _embed(embedder: Any, texts: list[str]) -> list[Any]:
+    vectors: list[Any] = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        batch = texts[start : start + EMBED_BATCH]
+        started = time.perf_counter()
+        vectors.extend(embedder.embed(batch))
+        metrics.add_metric(
+            name="EmbeddingLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+        )
+    return vectors
+
+
+def _segment(texts: list[str]) -> list[str]:
+    from claw_common.textseg import segment_for_search
+
+    return [segment_for_search(t) for t in texts]
+
+
+def _mark_failed_best_effort(conn: Any, document_id: str, reason: str) -> None:
+    import psycopg
+
+    try:
+        conn.rollback()
+        repo.mark_failed(conn, document_id, reason=reason, code="temporary")
+        conn.commit()
+    except psycopg.Error:
+        # The database itself is down: the retry (or the DLQ) keeps the event; status catches up later.
+        logger.warning("could not record the failure on the document", extra={"document_id": document_id})
+
+
+def _failure_metric(reason: str) -> None:
+    from aws_lambda_powertools.metrics import single_metric
+
+    from claw_common.observability import NAMESPACE
+
+    with single_metric(name="IngestFailures", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="reason", value=reason)
+
+
+# --------------------------------------------------------------------------- removed
+
+
+def _object_removed(conn: Any, deps: IngestDeps, record: S3EventRecord, bucket: str, key: str) -> IngestOutcome:
+    document = repo.find_document(conn, bucket, key)
+    conn.rollback()
+    if document is None:
+        return IngestOutcome("skipped", "no document for this key")
+    document_id = str(document["id"])
+    if _head(deps.s3, bucket, key) is not None:
+        # A non-current version was deleted, or the key was written again since: keep the document.
+        return IngestOutcome("skipped", "the object still exists", document_id)
+    _lock(conn, document_id)
+    try:
+        current = repo.get_document(conn, document_id)
+        if current is None:
+            return IngestOutcome("skipped", "the document is already deleted", document_id)
+        if sequencer_is_older(record.s3.object.sequencer, current["s3_sequencer"]):
+            conn.rollback()
+            return IngestOutcome("skipped", "an older removal arrived after a newer write", document_id)
+        repo.delete_document(conn, document_id)
+        conn.commit()
+    finally:
+        _unlock(conn, document_id)
+    metrics.add_metric(name="DocumentsRemoved", unit=MetricUnit.Count, value=1)
+    return IngestOutcome("removed", "the object was deleted", document_id)

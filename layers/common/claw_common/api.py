@@ -165,3 +165,15 @@ def create_app(title: str, description: str = "", openapi_path: str | None = Non
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def lambda_adapter(app: FastAPI) -> Any:
+    """The Mangum adapter every API function wraps its app in (built once, at import).
+
+    ``application/problem+json`` counts as text: otherwise Mangum base64-encodes error bodies,
+    and API Gateway (which decodes only its binary media types) would hand clients base64.
+    """
+    from mangum import Mangum
+    from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
+
+    return Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, PROBLEM_CONTENT_TYPE])
