@@ -138,6 +138,12 @@ class LocalPlatform:
             if spec.dlq:
                 os.environ["INGEST_QUEUE_URL"] = self.queues[spec.logical_id].url
                 os.environ["INGEST_DLQ_URL"] = self.queues[spec.dlq].url
+        from claw_local.kms import ensure_config_key
+
+        # Sensitive config values are sealed under this key (ConfigKey in the template).
+        os.environ["CONFIG_KMS_KEY_ID"] = self.extra_env.get("CONFIG_KMS_KEY_ID") or ensure_config_key(
+            aws_client("kms")
+        )
         from claw_common.settings import get_settings
 
         get_settings.cache_clear()
@@ -166,6 +172,11 @@ class LocalPlatform:
 
             if self.stack.websocket:
                 websocket = LocalWebSocketApi(self.stack, self.lambdas, self)
+                # Functions push frames through this endpoint (apigatewaymanagementapi).
+                os.environ["WEBSOCKET_MANAGEMENT_URL"] = f"{self.gateway_url}/{self.stack.stage}"
+                from claw_common.settings import get_settings
+
+                get_settings.cache_clear()
         self.gateway = LocalGateway(self.stack, self.lambdas, websocket)
         config = uvicorn.Config(
             self.gateway,

@@ -10,10 +10,12 @@ from mangum import Mangum
 
 from claw_common.api import API_PREFIX, create_app
 from claw_common.observability import logger, metrics, tracer
+from claw_common.ratelimit_routes import router as ratelimit_router
 from config_app.routes import router
 
-app = create_app("CLAW.AI config", "Runtime configuration with history, rollback and audit.", "/configs-openapi.json")
+app = create_app("CLAW.AI config", "Runtime configuration with history, rollback and audit.", "/openapi/config.json")
 app.include_router(router, prefix=API_PREFIX)
+app.include_router(ratelimit_router, prefix=API_PREFIX)
 _asgi = Mangum(app, lifespan="off")
 
 
