@@ -23,6 +23,7 @@ help:
 	@echo "make build      sam build"
 	@echo "make bench      benchmarks (QUICK=1 for the quick suite)"
 	@echo "make deploy     sam build && sam deploy --config-env \$$STAGE (dev|prod)"
+	@echo "make smoke STACK=claw-ai-dev   post-deploy smoke test (or URL=http://127.0.0.1:3000)"
 	@echo "make admin EMAIL=... PASSWORD=...   create or promote an admin"
 	@echo "make clean      stop nothing, wipe local data (.claw/) and build output"
 
@@ -72,6 +73,10 @@ bench: install
 
 deploy: build
 	$(TOOLS)/bin/sam deploy --config-env $(STAGE) --template-file .aws-sam/build/template.yaml
+
+smoke: install
+	@test -n "$(STACK)$(URL)" || (echo "usage: make smoke STACK=claw-ai-dev  |  make smoke URL=http://127.0.0.1:3000" && exit 2)
+	$(PY) scripts/smoke_test.py $(if $(STACK),--stack-name $(STACK),--base-url $(URL))
 
 migrate: install
 	$(PY) -m claw_common.migrate

@@ -195,7 +195,12 @@ class LocalGateway:
                     break
             elif message["type"] == "http.disconnect":
                 return
-        status, headers, payload = await anyio.to_thread.run_sync(self.handle, scope, bytes(body), too_large)
+        if self.websocket is not None and self.websocket.is_management_path(scope.get("path") or ""):
+            # The WebSocket management API (post_to_connection) is served on the event loop
+            # that owns the sockets.
+            status, headers, payload = await self.websocket.management(scope["method"], scope["path"], bytes(body))
+        else:
+            status, headers, payload = await anyio.to_thread.run_sync(self.handle, scope, bytes(body), too_large)
         await send(
             {
                 "type": "http.response.start",

@@ -184,7 +184,7 @@ class LocalPlatform:
             port=self.gateway_port,
             log_level="warning",
             lifespan="off",
-            ws="websockets" if websocket else "none",
+            ws="websockets-sansio" if websocket else "none",
             timeout_keep_alive=30,
             backlog=512,
         )

@@ -112,6 +112,20 @@ class NotificationSpec:
     suffix: str
 
 
+@dataclass(frozen=True)
+class WebSocketRoute:
+    route_key: str
+    function: str
+    authorizer: str | None  # logical id of the authorizer function ($connect only)
+    identity_sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WebSocketSpec:
+    route_selection: str
+    routes: dict[str, WebSocketRoute]
+
+
 @dataclass
 class LocalStack:
     """Everything the local runtime needs, resolved for the local stage."""
@@ -129,7 +143,7 @@ class LocalStack:
     bucket_name: str = ""
     bucket_versioned: bool = False
     notifications: list[NotificationSpec] = field(default_factory=list)
-    websocket: dict[str, Any] = field(default_factory=dict)
+    websocket: WebSocketSpec | None = None
 
 
 class Resolver:
@@ -304,6 +318,53 @@ def load_local_stack(
                         suffix=suffix,
                     )
                 )
-        elif rtype == "AWS::ApiGatewayV2::Api" and (props.get("ProtocolType") == "WEBSOCKET"):
-            stack.websocket = {"logical_id": logical_id, "route_selection": props.get("RouteSelectionExpression")}
+    stack.websocket = _websocket_spec(resources)
     return stack
+
+
+def _function_in_uri(uri: Any) -> str | None:
+    """The function logical id in an ``arn:...:functions/${Fn.Arn}/invocations`` URI."""
+    text = uri.get("Fn::Sub") if isinstance(uri, dict) else uri
+    match = re.search(r"functions/\$\{([A-Za-z0-9]+)\.Arn\}", str(text))
+    return match.group(1) if match else None
+
+
+def _websocket_spec(resources: dict[str, Any]) -> WebSocketSpec | None:
+    apis = {
+        k: v
+        for k, v in resources.items()
+        if v.get("Type") == "AWS::ApiGatewayV2::Api" and (v.get("Properties") or {}).get("ProtocolType") == "WEBSOCKET"
+    }
+    if not apis:
+        return None
+    api_id, api = next(iter(apis.items()))
+    authorizers: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+    integrations: dict[str, str | None] = {}
+    for logical_id, res in resources.items():
+        props = res.get("Properties") or {}
+        if (props.get("ApiId") or {}).get("Ref") != api_id:
+            continue
+        if res["Type"] == "AWS::ApiGatewayV2::Authorizer":
+            authorizers[logical_id] = (
+                _function_in_uri(props.get("AuthorizerUri")),
+                tuple(props.get("IdentitySource") or ()),
+            )
+        elif res["Type"] == "AWS::ApiGatewayV2::Integration":
+            integrations[logical_id] = _function_in_uri(props.get("IntegrationUri"))
+    routes: dict[str, WebSocketRoute] = {}
+    for res in resources.values():
+        props = res.get("Properties") or {}
+        if res.get("Type") != "AWS::ApiGatewayV2::Route" or (props.get("ApiId") or {}).get("Ref") != api_id:
+            continue
+        target = props.get("Target")
+        target_text = str(target.get("Fn::Sub") if isinstance(target, dict) else target)
+        match = re.search(r"integrations/\$\{([A-Za-z0-9]+)\}", target_text)
+        function = integrations.get(match.group(1)) if match else None
+        if not function:
+            continue
+        auth_ref = (props.get("AuthorizerId") or {}).get("Ref")
+        auth_fn, sources = authorizers.get(auth_ref, (None, ())) if auth_ref else (None, ())
+        routes[props["RouteKey"]] = WebSocketRoute(props["RouteKey"], function, auth_fn, sources)
+    return WebSocketSpec(
+        route_selection=(api.get("Properties") or {}).get("RouteSelectionExpression", ""), routes=routes
+    )

@@ -72,10 +72,17 @@ def test_binary_media_types_arrive_base64_encoded(platform: Any) -> None:
     gateway = platform.gateway
     match = match_route(platform.stack.routes, "/api/v1/knowledge/1/documents/upload", "POST")
     assert match is not None
-    raw = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\r\n\xff\xfe\r\n--b--\r\n"
+    raw = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n\xff\xfe\r\n--b--\r\n'
     event = gateway._proxy_event(
-        match, "/api/v1/knowledge/1/documents/upload", "POST",
-        {"Content-Type": "multipart/form-data; boundary=b"}, {}, "", raw, "req-2", "127.0.0.1",
+        match,
+        "/api/v1/knowledge/1/documents/upload",
+        "POST",
+        {"Content-Type": "multipart/form-data; boundary=b"},
+        {},
+        "",
+        raw,
+        "req-2",
+        "127.0.0.1",
     )
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == raw

@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 import pytest
-
 from claw_common.migrate import apply_migrations, load_migrations
 
 

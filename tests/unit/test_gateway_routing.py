@@ -40,7 +40,15 @@ def test_path_parameter_is_extracted_and_unknown_paths_do_not_match() -> None:
 
 def test_policy_with_wildcard_allows_other_routes_and_explicit_deny_wins() -> None:
     arn = "arn:aws:execute-api:us-east-1:123456789012:api/dev/GET/api/v1/conversations"
-    allow_all = {"Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "arn:aws:execute-api:us-east-1:123456789012:api/dev/*"}]}
+    allow_all = {
+        "Statement": [
+            {
+                "Action": "execute-api:Invoke",
+                "Effect": "Allow",
+                "Resource": "arn:aws:execute-api:us-east-1:123456789012:api/dev/*",
+            }
+        ]
+    }
     assert _policy_allows(allow_all, arn)
     assert _policy_allows(allow_all, arn.replace("GET/api/v1/conversations", "POST/api/v1/configs/x"))
     deny = {"Statement": [*allow_all["Statement"], {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": arn}]}

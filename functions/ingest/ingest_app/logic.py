@@ -36,7 +36,7 @@ from functools import lru_cache
 from typing import Any
 
 from claw_common import db
-from claw_common.observability import MetricUnit, logger, metrics, tracer
+from claw_common.observability import MetricUnit, emit_metric, logger, metrics, tracer
 from ingest_app import repository as repo
 from ingest_app.chunker import Chunk, chunk_document
 from ingest_app.models import S3EventRecord
@@ -441,12 +441,9 @@ def _mark_failed_best_effort(conn: Any, document_id: str, reason: str) -> None:
 
 
 def _failure_metric(reason: str) -> None:
-    from aws_lambda_powertools.metrics import single_metric
-
-    from claw_common.observability import NAMESPACE
-
-    with single_metric(name="IngestFailures", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
-        metric.add_dimension(name="reason", value=reason)
+    # Plain (service only) for the failure-rate alarm, and by reason for the dashboard.
+    metrics.add_metric(name="IngestFailures", unit=MetricUnit.Count, value=1)
+    emit_metric("IngestFailures", MetricUnit.Count, 1, reason=reason)
 
 
 # --------------------------------------------------------------------------- removed

@@ -79,11 +79,14 @@ class RequestIdMiddleware:
 
 
 def _route_name(scope: dict[str, Any]) -> str:
-    """``METHOD /path/{template}`` of the matched route (never the raw path: ids would explode
-    the metric's cardinality)."""
-    route = scope.get("route")
-    template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
-    return f"{scope.get('method', '')} {template}"
+    """``METHOD /path/{param}`` of the request (never the raw path: ids would explode the
+    metric's cardinality). Built from the path and the matched route's path parameters, so it
+    holds however routers were included."""
+    if scope.get("route") is None:
+        return f"{scope.get('method', '')} unmatched"
+    by_value = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
+    segments = [f"{{{by_value[seg]}}}" if seg in by_value else seg for seg in str(scope.get("path", "")).split("/")]
+    return f"{scope.get('method', '')} {'/'.join(segments)}"
 
 
 def _record_request(scope: dict[str, Any], status: int, latency_ms: float) -> None:

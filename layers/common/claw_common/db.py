@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from claw_common.errors import DependencyUnavailable
+from claw_common.observability import tracer
 from claw_common.settings import get_settings
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def connection() -> Iterator[psycopg.Connection[dict[str, Any]]]:
     from psycopg_pool import PoolTimeout
 
     try:
-        with get_pool().connection() as conn:
+        # An X-Ray subsegment per database unit of work (no SQL or parameters recorded).
+        with tracer.provider.in_subsegment("## postgres"), get_pool().connection() as conn:
             yield conn
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise DependencyUnavailable("The database is unavailable; try again shortly.") from exc

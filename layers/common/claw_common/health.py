@@ -15,6 +15,9 @@ def check_health() -> tuple[bool, dict[str, Any]]:
     for name, probe in (("database", db_ping), ("cache", redis_ping)):
         started = time.perf_counter()
         ok = probe()
-        checks[name] = {"status": "ok" if ok else "unavailable", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+        checks[name] = {
+            "status": "ok" if ok else "unavailable",
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
     healthy = all(c["status"] == "ok" for c in checks.values())
     return healthy, {"status": "ok" if healthy else "degraded", "checks": checks}
