@@ -54,6 +54,9 @@ class LocalWebSocketApi:
         self.spec = stack.websocket
         self.lambdas = lambdas
         self.connections: dict[str, Connection] = {}
+        # The event loop keeps only weak references to tasks: hold the message invocations here
+        # until they finish, or one could be garbage-collected mid-answer.
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ events
     def _context(self, route_key: str, event_type: str, conn_id: str, ip: str, ua: str, domain: str) -> dict[str, Any]:
@@ -196,7 +199,11 @@ class LocalWebSocketApi:
                     context["authorizer"] = authorizer
                 event = {"requestContext": context, "body": text, "isBase64Encoded": False}
                 # Like API Gateway, don't wait for one message's integration before reading the next.
-                asyncio.get_running_loop().create_task(anyio.to_thread.run_sync(self._invoke, route.function, event))
+                task = asyncio.get_running_loop().create_task(
+                    anyio.to_thread.run_sync(self._invoke, route.function, event)
+                )
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         finally:
             conn.open = False
             self.connections.pop(conn_id, None)

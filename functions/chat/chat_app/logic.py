@@ -12,6 +12,11 @@ What a chat call stores (see docs/chat.md):
    message set to ``ok``, the usage ledger row. On any failure (quota, provider error,
    timeout) only the user message is updated: ``status='failed'``, ``error`` = the problem
    type slug; no assistant message exists and nothing is billed.
+
+The WebSocket stream (``chat_app.ws``) runs the very same :func:`chat` with an ``on_delta``
+callback: the model is then called with ``stream()`` and every piece of text is handed to
+the callback as it arrives (a cached answer in small pieces), so what is stored and billed
+is identical whichever way the answer travels.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import binascii
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -40,8 +45,16 @@ from chat_app.repositories import (
     user_tier,
 )
 from claw_common import db
-from claw_common.errors import ClawError, Conflict, Forbidden, NotFound, QuotaExceeded, ValidationFailed
-from claw_common.llm import ChatMessage, Usage, fence_passages
+from claw_common.errors import (
+    ClawError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    QuotaExceeded,
+    UpstreamError,
+    ValidationFailed,
+)
+from claw_common.llm import ChatMessage, Completion, Passage, StreamDelta, Usage, fence_passages, stream_pieces
 from claw_common.observability import MetricUnit, logger, metrics
 from claw_common.pricing import cost_for
 from claw_common.security import Caller
@@ -55,6 +68,9 @@ DEFAULT_DEADLINE_S = 25.0
 """Time the model may take when the caller gives no deadline (fits a 29 s API Gateway request)."""
 MAX_USAGE_RANGE_DAYS = 366
 DEFAULT_USAGE_RANGE_DAYS = 30
+
+OnDelta = Callable[[str], None]
+"""Receives each piece of answer text, in order, as it is produced (must not raise)."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -317,23 +333,31 @@ def _generate(
     sources: list[Source],
     deps: ChatDeps,
     deadline_s: float | None,
+    on_delta: OnDelta | None = None,
 ) -> tuple[Answer, str]:
-    """The answer to ``messages``: from the cache, else (quota permitting) from the model. No writes."""
+    """The answer to ``messages``: from the cache, else (quota permitting) from the model. No writes.
+
+    With ``on_delta`` the model is streamed and each piece of text goes to ``on_delta`` as it
+    arrives; a cached answer is handed over in small pieces too.
+    """
     started = time.monotonic()
     key = cache_key(caller.user_id, model, messages)
     hit = deps.cache.get(key)
     if hit is not None:
         metrics.add_metric(name="AnswerCacheHit", unit=MetricUnit.Count, value=1)
+        if on_delta is not None:
+            for piece in stream_pieces(hit.content):
+                on_delta(piece)
         latency = max(0, round((time.monotonic() - started) * 1000))
         return Answer(hit.content, hit.model, True, Usage.of(0, 0), Decimal(0), latency, sources, "stop"), key
     metrics.add_metric(name="AnswerCacheMiss", unit=MetricUnit.Count, value=1)
     _check_quota(caller)
-    completion = deps.provider.complete(
-        messages,
-        model=model,
-        context=[s.to_passage() for s in sources],
-        deadline_s=DEFAULT_DEADLINE_S if deadline_s is None else deadline_s,
-    )
+    context = [s.to_passage() for s in sources]
+    deadline = DEFAULT_DEADLINE_S if deadline_s is None else deadline_s
+    if on_delta is None:
+        completion = deps.provider.complete(messages, model=model, context=context, deadline_s=deadline)
+    else:
+        completion = _stream_completion(deps, messages, model, context, deadline, on_delta)
     # Usage is frozen; pricing's TokenUsage protocol only reads the two counts.
     cost = cost_for(completion.model, completion.usage, runtime_config.price_table())  # type: ignore[arg-type]
     metrics.add_metric(name="LLMTokens", unit=MetricUnit.Count, value=completion.usage.total_tokens)
@@ -349,6 +373,28 @@ def _generate(
         completion.finish_reason,
     )
     return answer, key
+
+
+def _stream_completion(
+    deps: ChatDeps,
+    messages: list[ChatMessage],
+    model: str,
+    context: list[Passage],
+    deadline_s: float,
+    on_delta: OnDelta,
+) -> Completion:
+    """Stream the model's answer into ``on_delta``; the provider's final ``Completion`` (text and usage)."""
+    completion: Completion | None = None
+    for event in deps.provider.stream(messages, model=model, context=context, deadline_s=deadline_s):
+        if isinstance(event, StreamDelta):
+            if event.text:
+                on_delta(event.text)
+        elif isinstance(event, Completion):
+            completion = event
+    if completion is None:
+        # A provider must end its stream with the Completion; without it there is no usage to bill.
+        raise UpstreamError("The AI provider's stream ended without a final answer.")
+    return completion
 
 
 def _remember(deps: ChatDeps, key: str, answer: Answer) -> None:
@@ -425,10 +471,13 @@ def chat(
     *,
     deadline_s: float | None = None,
     deps: ChatDeps | None = None,
+    on_delta: OnDelta | None = None,
 ) -> dict[str, Any]:
     """Store the user's message, answer it (with sources when a knowledge base applies), store the answer.
 
-    See the module docstring for exactly what is stored on success and on failure.
+    See the module docstring for exactly what is stored on success and on failure. With
+    ``on_delta`` the answer is streamed: each piece of text is passed to it as it arrives
+    (before anything is stored); the return value and the stored rows are the same.
     """
     conversation_id = _require_uuid(conversation_id)
     deps = deps or default_deps()
@@ -475,7 +524,13 @@ def chat(
             runtime_config.prompt_token_budget(),
         )
         answer, key = _generate(
-            caller, messages, model=conversation["model"], sources=sources, deps=deps, deadline_s=deadline_s
+            caller,
+            messages,
+            model=conversation["model"],
+            sources=sources,
+            deps=deps,
+            deadline_s=deadline_s,
+            on_delta=on_delta,
         )
         with db.connection() as conn:
             messages_repo = MessageRepository(conn)

@@ -1,0 +1,285 @@
+"""The chat function's WebSocket API: streamed answers (see docs/streaming.md).
+
+API Gateway invokes the function with WebSocket events (``requestContext.eventType``):
+
+* ``$connect`` (CONNECT), after the REQUEST authorizer accepted ``?token=`` — the connection
+  is recorded with its user (``ws_connections``); 200 lets the handshake complete.
+* ``chat`` (MESSAGE) ``{"action": "chat", "conversation_id", "message", "knowledge_base_id"?,
+  "top_k"?}`` — after the same rate limits, the same :func:`chat_app.logic.chat` as ``POST …/chat``, streamed: ``delta``
+  frames as the text arrives, then ``sources``, then ``done`` with the stored message id and
+  usage; any failure as one ``error`` frame (status, title, detail: the problem+json fields).
+* ``$default`` (MESSAGE with another or no action) — an ``error`` frame, 422.
+* ``$disconnect`` (DISCONNECT) — the connection's row is deleted.
+
+Frames go back through the management API (:mod:`chat_app.ws_push`). A client that leaves
+mid-answer only stops the frames: the answer is still generated, stored and billed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from chat_app import logic
+from chat_app.chat import MIN_DEADLINE_S, RESPONSE_RESERVE_S
+from chat_app.models import ChatRequest
+from chat_app.providers import ChatDeps
+from chat_app.ws_connections import ConnectionRepository
+from chat_app.ws_push import ConnectionPusher, FrameStream, management_client, management_endpoint
+from claw_common import db
+from claw_common.errors import ClawError, Forbidden, RateLimited, Unauthorized, ValidationFailed
+from claw_common.observability import MetricUnit, emit_metric, logger, metrics
+from claw_common.security import Caller, caller_from_event, verified_caller
+
+CLOSE_RESERVE_S = 0.5
+"""Time kept back at the end of an invocation: the last frames must be posted before it ends."""
+
+
+class ChatAction(ChatRequest):
+    """The ``chat`` frame a client sends."""
+
+    action: Literal["chat"] = Field(description='Always "chat" (the route selection key).')
+    conversation_id: str = Field(min_length=1, max_length=64, description="The caller's conversation.")
+
+
+def is_websocket_event(event: Any) -> bool:
+    """True for API Gateway WebSocket events (they name an ``eventType``; REST proxy events do not)."""
+    return isinstance(event, dict) and bool((event.get("requestContext") or {}).get("eventType"))
+
+
+def error_frame(exc: ClawError, **extra: Any) -> dict[str, Any]:
+    """An ``error`` frame: the problem+json fields of ``exc`` (``problem_type`` is its ``type`` URI)."""
+    frame: dict[str, Any] = {
+        "type": "error",
+        "status": exc.status,
+        "title": exc.title,
+        "detail": exc.detail,
+        "problem_type": exc.type,
+    }
+    retry_after = exc.headers.get("Retry-After")
+    if retry_after is not None:
+        frame["retry_after"] = int(retry_after)
+    for key, value in {**exc.extra, **extra}.items():
+        frame.setdefault(key, value)
+    return frame
+
+
+def handle_websocket_event(event: dict[str, Any], context: Any, *, deps: ChatDeps | None = None) -> dict[str, Any]:
+    """Answer one WebSocket event; the return value is the integration response API Gateway expects."""
+    request_context = event.get("requestContext") or {}
+    logger.append_keys(connection_id=request_context.get("connectionId"), route_key=request_context.get("routeKey"))
+    try:
+        return _dispatch(event, context, deps)
+    except Exception:  # noqa: BLE001 - logged with its trace here; the client only sees the status
+        # Never a stack trace to the client; API Gateway refuses a $connect that does not answer 200.
+        logger.exception("websocket event failed")
+        return {"statusCode": 500}
+
+
+def _dispatch(event: dict[str, Any], context: Any, deps: ChatDeps | None) -> dict[str, Any]:
+    request_context = event.get("requestContext") or {}
+    event_type = request_context.get("eventType")
+    if event_type == "CONNECT":
+        return on_connect(event)
+    if event_type == "DISCONNECT":
+        return on_disconnect(event)
+    if event_type == "MESSAGE" and request_context.get("routeKey") == "chat":
+        return on_chat(event, context, deps=deps)
+    if event_type == "MESSAGE":
+        return on_unknown_action(event)
+    logger.warning("unexpected websocket event type", extra={"event_type": str(event_type)[:32]})
+    return {"statusCode": 400}
+
+
+# --------------------------------------------------------------------------- connect / disconnect
+
+
+def on_connect(event: dict[str, Any]) -> dict[str, Any]:
+    """Record the connection with the user the authorizer accepted; any other status refuses the handshake."""
+    connection_id = event["requestContext"]["connectionId"]
+    caller = caller_from_event(event)
+    if caller is None:
+        # Only reachable when the route is deployed without its authorizer: refuse rather than guess.
+        logger.warning("websocket connect without an authorizer context")
+        return {"statusCode": 401}
+    try:
+        with db.connection() as conn:
+            registered = ConnectionRepository(conn).register(connection_id, caller.user_id)
+    except ClawError as exc:
+        logger.warning("websocket connection not recorded", extra={"error": exc.slug})
+        return {"statusCode": exc.status}
+    if not registered:
+        logger.warning("websocket connection id already belongs to another user")
+        return {"statusCode": 403}
+    metrics.add_metric(name="WebSocketConnects", unit=MetricUnit.Count, value=1)
+    return {"statusCode": 200}
+
+
+def on_disconnect(event: dict[str, Any]) -> dict[str, Any]:
+    """Forget the connection (API Gateway ignores the response; it is closed already)."""
+    try:
+        with db.connection() as conn:
+            ConnectionRepository(conn).remove(event["requestContext"]["connectionId"])
+    except ClawError as exc:
+        # A leftover row is harmless: it can only be used by its own user and is swept after 2 hours.
+        logger.warning("websocket connection not removed", extra={"error": exc.slug})
+    return {"statusCode": 200}
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _pusher(event: dict[str, Any]) -> ConnectionPusher:
+    request_context = event["requestContext"]
+    return ConnectionPusher(management_client(management_endpoint(request_context)), request_context["connectionId"])
+
+
+def _parse_body(body: Any) -> dict[str, Any]:
+    try:
+        data = json.loads(body) if isinstance(body, str | bytes) else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ValidationFailed(
+            'The frame is not a JSON object; send {"action": "chat", "conversation_id": …, "message": …}.',
+            errors=[{"loc": ["body"], "msg": "not a JSON object", "type": "json_invalid"}],
+        )
+    return data
+
+
+def parse_chat_action(body: Any) -> ChatAction:
+    """The ``chat`` frame, or ``ValidationFailed`` (422) naming the bad fields (never echoing their values)."""
+    data = _parse_body(body)
+    try:
+        return ChatAction.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", ""))[:300], "type": err["type"]}
+            for err in exc.errors(include_input=False, include_url=False)
+        ]
+        summary = "; ".join(f"{'.'.join(e['loc']) or 'body'}: {e['msg']}" for e in errors[:3])
+        raise ValidationFailed(f"The chat frame is not valid ({summary}).", errors=errors) from None
+
+
+def _verified_owner(event: dict[str, Any]) -> Caller:
+    """The caller of this connection, still active, and the connection recorded as theirs."""
+    caller = caller_from_event(event)
+    if caller is None:
+        raise Unauthorized("This connection was not authenticated; reconnect with ?token=.")
+    with db.connection() as conn:
+        owned = ConnectionRepository(conn).touch(event["requestContext"]["connectionId"], caller.user_id)
+    if not owned:
+        raise Forbidden("This connection is not registered to you; reconnect.")
+    # The authorizer's verdict is as old as the connection: re-check the account and API key now.
+    return verified_caller(caller)
+
+
+def _check_rate_limit(caller: Caller, event: dict[str, Any]) -> None:
+    """The REST chat route's limits (global, user by tier, IP, the ``messages`` group) for a chat frame.
+
+    A streamed question is a ``POST …/chat`` in all but transport, so it draws from the same
+    buckets; like that route, it passes when Redis is down (fail open).
+    """
+    from claw_common.ratelimit import ROUTE_GROUPS, RateLimiterUnavailable, get_rate_limiter, load_policy
+
+    ip = str(((event["requestContext"].get("identity") or {}).get("sourceIp")) or "unknown")
+    policy = load_policy()
+    if policy.is_denied(ip):
+        raise Forbidden("Requests from this address are not allowed.")
+    if policy.is_allowed(ip):
+        return
+    try:
+        decision = get_rate_limiter().check(policy.buckets_for(caller, ip, ROUTE_GROUPS["messages"]))
+    except RateLimiterUnavailable as exc:
+        metrics.add_metric(name="RateLimiterUnavailable", unit=MetricUnit.Count, value=1)
+        logger.warning("rate limiter unavailable; failing open", extra={"error": str(exc)})
+        return
+    if not decision.allowed:
+        refused_by = decision.most_restrictive
+        metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
+        emit_metric("RateLimited", MetricUnit.Count, 1, scope=(refused_by.scope if refused_by else "unknown"))
+        raise RateLimited("Too many requests; retry after retry_after seconds.", retry_after=decision.retry_after_s)
+
+
+def _deadline_s(context: Any) -> tuple[float, float]:
+    """(seconds the model may take, seconds left to post the last frames)."""
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining_ms is None:
+        return logic.DEFAULT_DEADLINE_S, logic.DEFAULT_DEADLINE_S
+    left = remaining_ms() / 1000
+    model = max(MIN_DEADLINE_S, min(logic.DEFAULT_DEADLINE_S, left - RESPONSE_RESERVE_S))
+    return model, max(1.0, left - CLOSE_RESERVE_S)
+
+
+def on_chat(event: dict[str, Any], context: Any, *, deps: ChatDeps | None = None) -> dict[str, Any]:
+    """Stream the answer to a ``chat`` frame; what is stored and billed is exactly what ``POST …/chat`` stores."""
+    pusher = _pusher(event)
+    try:
+        action = parse_chat_action(event.get("body"))
+        caller = _verified_owner(event)
+        _check_rate_limit(caller, event)
+    except ClawError as exc:
+        pusher.post(error_frame(exc))
+        return {"statusCode": 200}
+
+    model_deadline_s, close_deadline_s = _deadline_s(context)
+    frames = FrameStream(pusher)
+    try:
+        result = logic.chat(
+            caller, action.conversation_id, action, deadline_s=model_deadline_s, deps=deps, on_delta=frames.delta
+        )
+    except ClawError as exc:
+        # Text already streamed belongs to no stored answer: the error frame tells the client to drop it.
+        frames.frame(error_frame(exc, conversation_id=action.conversation_id))
+    except Exception:  # noqa: BLE001 - logged here; the client gets a 500 error frame, never a trace
+        logger.exception("streamed chat failed")
+        frames.frame(error_frame(ClawError("An unexpected error occurred."), conversation_id=action.conversation_id))
+    else:
+        frames.frame({"type": "sources", "sources": result["sources"]})
+        frames.frame(
+            {
+                "type": "done",
+                "message_id": result["message_id"],
+                "user_message_id": result["user_message_id"],
+                "conversation_id": result["conversation_id"],
+                "model": result["model"],
+                "cached": result["cached"],
+                "usage": result["usage"],
+                "latency_ms": result["latency_ms"],
+                "created_at": result["created_at"],
+            }
+        )
+        metrics.add_metric(name="StreamedAnswers", unit=MetricUnit.Count, value=1)
+    finally:
+        frames.close(close_deadline_s)
+
+    if pusher.gone:
+        metrics.add_metric(name="StreamClientGone", unit=MetricUnit.Count, value=1)
+        _forget_gone(event)
+    return {"statusCode": 200}
+
+
+def _forget_gone(event: dict[str, Any]) -> None:
+    # $disconnect normally removes the row; a client found gone is removed now as well.
+    try:
+        with db.connection() as conn:
+            ConnectionRepository(conn).remove(event["requestContext"]["connectionId"])
+    except ClawError as exc:
+        logger.warning("gone websocket connection not removed", extra={"error": exc.slug})
+
+
+def on_unknown_action(event: dict[str, Any]) -> dict[str, Any]:
+    """``$default``: anything but a ``chat`` frame is answered with a 422 ``error`` frame."""
+    pusher = _pusher(event)
+    try:
+        _parse_body(event.get("body"))
+        exc: ClawError = ValidationFailed(
+            'Unknown action; the supported action is "chat".',
+            errors=[{"loc": ["body", "action"], "msg": "unknown action", "type": "literal_error"}],
+        )
+    except ValidationFailed as invalid:
+        exc = invalid
+    pusher.post(error_frame(exc))
+    return {"statusCode": 200}
