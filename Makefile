@@ -69,6 +69,9 @@ build: tools
 	PATH="$(PY312_DIR):$$PATH" $(TOOLS)/bin/sam build --template-file infra/template.yaml --build-dir .aws-sam/build
 
 bench: install
+	# Pinned with every dependency; --no-deps because langchain-postgres declares pgvector<0.4
+	# while the platform uses pgvector 0.5 (the peer runs fine with it).
+	$(PY) -m pip install --quiet --no-deps -r requirements-bench.txt
 	$(PY) -m benchmarks $(if $(QUICK),--quick,)
 
 deploy: build

@@ -55,7 +55,7 @@ from claw_common.errors import (
     ValidationFailed,
 )
 from claw_common.llm import ChatMessage, Completion, Passage, StreamDelta, Usage, fence_passages, stream_pieces
-from claw_common.observability import MetricUnit, logger, metrics
+from claw_common.observability import MetricUnit, emit_metric, logger, metrics
 from claw_common.pricing import cost_for
 from claw_common.security import Caller
 from claw_common.tokens_count import count_tokens, fit_history
@@ -344,13 +344,15 @@ def _generate(
     key = cache_key(caller.user_id, model, messages)
     hit = deps.cache.get(key)
     if hit is not None:
-        metrics.add_metric(name="AnswerCacheHit", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
+        emit_metric("CacheHit", MetricUnit.Count, 1, cache="answer")
         if on_delta is not None:
             for piece in stream_pieces(hit.content):
                 on_delta(piece)
         latency = max(0, round((time.monotonic() - started) * 1000))
         return Answer(hit.content, hit.model, True, Usage.of(0, 0), Decimal(0), latency, sources, "stop"), key
-    metrics.add_metric(name="AnswerCacheMiss", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
+    emit_metric("CacheMiss", MetricUnit.Count, 1, cache="answer")
     _check_quota(caller)
     context = [s.to_passage() for s in sources]
     deadline = DEFAULT_DEADLINE_S if deadline_s is None else deadline_s
@@ -360,8 +362,10 @@ def _generate(
         completion = _stream_completion(deps, messages, model, context, deadline, on_delta)
     # Usage is frozen; pricing's TokenUsage protocol only reads the two counts.
     cost = cost_for(completion.model, completion.usage, runtime_config.price_table())  # type: ignore[arg-type]
-    metrics.add_metric(name="LLMTokens", unit=MetricUnit.Count, value=completion.usage.total_tokens)
-    metrics.add_metric(name="LLMLatency", unit=MetricUnit.Milliseconds, value=completion.latency_ms)
+    # Service-only series feed the spend alarm; the per-model ones feed the dashboard.
+    metrics.add_metric(name="TokensUsed", unit=MetricUnit.Count, value=completion.usage.total_tokens)
+    emit_metric("TokensUsed", MetricUnit.Count, completion.usage.total_tokens, model=completion.model)
+    emit_metric("LLMLatency", MetricUnit.Milliseconds, completion.latency_ms, model=completion.model)
     answer = Answer(
         completion.content,
         completion.model,
@@ -452,8 +456,9 @@ def _record_usage(ledger: UsageRepository, caller: Caller, answer: Answer) -> No
         cost=answer.cost,
         cached=answer.cached,
     )
-    if answer.cost:
-        metrics.add_metric(name="LLMCost", unit=MetricUnit.Count, value=float(answer.cost))
+    if not answer.cached:
+        metrics.add_metric(name="Cost", unit=MetricUnit.NoUnit, value=float(answer.cost))
+        emit_metric("Cost", MetricUnit.NoUnit, float(answer.cost), model=answer.model)
 
 
 def _mark_failed(caller: Caller, message_id: str, slug: str) -> None:
