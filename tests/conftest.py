@@ -17,9 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from claw_local.services import apply_dummy_aws_env, free_port
 
 apply_dummy_aws_env(override=True)
+# Powertools reads these when the first handler module is imported, which may happen in a
+# test module before the platform fixture runs: set them now, as the template does.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "claw-local")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ClawAI")
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 EVENTS = Path(__file__).parent / "events"

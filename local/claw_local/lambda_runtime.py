@@ -1,9 +1,10 @@
 """Runs the template's Lambda handlers in-process, one warm "container" per function.
 
 Each function's module is imported once (its cold start) and invoked with the event and
-a Lambda context, like the managed runtime does. Invocations of one function are
-serialised because module state (Powertools logger keys, metric sets) belongs to one
-invocation at a time, as in a real execution environment.
+a Lambda context, like the managed runtime does. Invocations are serialised process-wide:
+on AWS every execution environment runs one invocation at a time, and the state that
+makes that matter (Powertools' logger keys and metric sets, which are process-wide) is
+shared here by all functions, so two concurrent invocations would mix their EMF output.
 """
 
 from __future__ import annotations
@@ -45,12 +46,12 @@ class LambdaContext:
 class LocalLambda:
     """One function of the template, loaded lazily and invoked in-process."""
 
-    def __init__(self, spec: FunctionSpec, region: str, stage: str) -> None:
+    def __init__(self, spec: FunctionSpec, region: str, stage: str, lock: threading.Lock | None = None) -> None:
         self.spec = spec
         self.region = region
         self.name = f"claw-ai-{stage}-{spec.logical_id.removesuffix('Function').lower()}"
         self._handler: Callable[[dict[str, Any], Any], Any] | None = None
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
         self.invocations = 0
 
     def _load(self) -> Callable[[dict[str, Any], Any], Any]:
@@ -95,7 +96,10 @@ class LocalLambdas:
 
     def __init__(self, stack: LocalStack) -> None:
         self.stack = stack
-        self.functions = {fid: LocalLambda(spec, stack.region, stack.stage) for fid, spec in stack.functions.items()}
+        invocation_lock = threading.Lock()
+        self.functions = {
+            fid: LocalLambda(spec, stack.region, stack.stage, invocation_lock) for fid, spec in stack.functions.items()
+        }
 
     def __getitem__(self, logical_id: str) -> LocalLambda:
         return self.functions[logical_id]

@@ -7,6 +7,9 @@ events and serves the management API the function posts frames to.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -14,6 +17,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from claw_local.template import ROOT
 from tests.auth_helpers import new_user
 from tests.chat_support import chat_uses_zhipu_fake
 from tests.fakes.zhipu_fake import ZhipuFake
@@ -183,29 +187,34 @@ def test_a_client_leaving_mid_answer_still_gets_its_answer_stored(platform: Any,
     assert db.execute("SELECT count(*) AS n FROM ws_connections WHERE user_id = %s", (carol.id,)).fetchone()["n"] == 0
 
 
-def test_the_command_line_client_prints_the_answer_as_it_streams(
-    platform: Any, api: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from scripts import ws_chat
+def _ws_chat(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command-line client as a user would, in its own process."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "ws_chat.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
 
+
+def test_the_command_line_client_prints_the_answer_as_it_streams(platform: Any, api: Any) -> None:
     dave = new_user(api)
     conversation = create_conversation(api, dave)
     url = ws_url(platform)
 
     # When the documented command runs
-    status = ws_chat.main(["--url", url, "--token", dave.access_token, "--conversation", conversation["id"], "Hi?"])
+    run = _ws_chat("--url", url, "--token", dave.access_token, "--conversation", conversation["id"], "Hi?")
 
     # Then it prints the stored answer, and the usage line on stderr
-    out, err = capsys.readouterr()
-    assert status == 0
+    assert run.returncode == 0, run.stderr
     [_, answer] = messages_of(api, dave, conversation["id"])
-    # (the in-process functions log JSON lines to the same stdout)
-    assert answer["content"] in out
-    assert "offline-extractive" in err and answer["id"] in err
+    assert answer["content"] in run.stdout
+    assert "offline-extractive" in run.stderr and answer["id"] in run.stderr
 
     # And a bad token or another user's conversation fail with a clear message and status
-    assert ws_chat.main(["--url", url, "--token", "nope", "--conversation", conversation["id"], "Hi?"]) == 2
-    assert "refused (HTTP 403)" in capsys.readouterr().err
+    refused = _ws_chat("--url", url, "--token", "nope", "--conversation", conversation["id"], "Hi?")
+    assert refused.returncode == 2 and "refused (HTTP 403)" in refused.stderr
     eve = new_user(api)
-    assert ws_chat.main(["--url", url, "--token", eve.access_token, "--conversation", conversation["id"], "x"]) == 1
-    assert "error 404 Not Found: Conversation not found." in capsys.readouterr().err
+    other = _ws_chat("--url", url, "--token", eve.access_token, "--conversation", conversation["id"], "x")
+    assert other.returncode == 1 and "error 404 Not Found: Conversation not found." in other.stderr

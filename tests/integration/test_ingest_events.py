@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from claw_local.lambda_runtime import LambdaContext
-
 from tests.conftest import load_event
 
 

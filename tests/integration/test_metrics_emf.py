@@ -9,7 +9,7 @@ import json
 import uuid
 from typing import Any
 
-from tests.chat_support import insert_user, invoke, rest_event
+from tests.chat_support import Reply, insert_user, rest_event
 from tests.conftest import wait_for
 
 
@@ -55,9 +55,12 @@ def test_api_requests_emit_requests_latency_by_route_in_the_clawai_namespace(pla
 
 def test_chat_emits_tokens_and_cost_for_the_spend_alarm_and_by_model(platform: Any, db: Any, capfd: Any) -> None:
     user = insert_user(db)
-    conv = invoke(rest_event("POST", "/api/v1/conversations", user=user, body={"title": "emf"})).json()
+    chat = platform.lambdas["ChatFunction"]  # through the runtime: one invocation at a time, as on Lambda
+    conv = Reply(chat.invoke(rest_event("POST", "/api/v1/conversations", user=user, body={"title": "emf"}))).json()
     capfd.readouterr()
-    reply = invoke(rest_event("POST", f"/api/v1/conversations/{conv['id']}/chat", user=user, body={"message": "hi"}))
+    reply = Reply(
+        chat.invoke(rest_event("POST", f"/api/v1/conversations/{conv['id']}/chat", user=user, body={"message": "hi"}))
+    )
     assert reply.status_code == 200
     found = _emf(capfd.readouterr().out)
     tokens = _named(found, "TokensUsed")

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import pytest
+
 from claw_common.migrate import apply_migrations, load_migrations
 
 

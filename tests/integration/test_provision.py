@@ -15,9 +15,18 @@ def test_provision_script_creates_bucket_queues_and_notification(platform: Any, 
     # When the init hook's script runs against the emulated endpoint (twice: it is idempotent)
     for _ in range(2):
         out = subprocess.run(
-            [sys.executable, str(ROOT / "local" / "claw_local" / "provision.py"),
-             "--endpoint-url", os.environ["AWS_ENDPOINT_URL"], "--stage", "ci"],
-            capture_output=True, text=True, check=True, timeout=60,
+            [
+                sys.executable,
+                str(ROOT / "local" / "claw_local" / "provision.py"),
+                "--endpoint-url",
+                os.environ["AWS_ENDPOINT_URL"],
+                "--stage",
+                "ci",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
         )
     env = json.loads(out.stdout)
     # Then the template's names and settings exist there
@@ -27,5 +36,6 @@ def test_provision_script_creates_bucket_queues_and_notification(platform: Any, 
     assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 3
     notification = s3.get_bucket_notification_configuration(Bucket=env["DOCUMENTS_BUCKET"])
     assert {e for q in notification["QueueConfigurations"] for e in q["Events"]} == {
-        "s3:ObjectCreated:*", "s3:ObjectRemoved:*"
+        "s3:ObjectCreated:*",
+        "s3:ObjectRemoved:*",
     }

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from claw_common.llm import (
     FENCE_PREAMBLE,
     OFFLINE_MODEL,

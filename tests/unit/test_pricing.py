@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from claw_common.llm import Usage
 from claw_common.pricing import (
     DEFAULT_PRICES,

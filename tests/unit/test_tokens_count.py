@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from claw_common.llm import ChatMessage
 from claw_common.tokens_count import (
     MESSAGE_OVERHEAD_TOKENS,

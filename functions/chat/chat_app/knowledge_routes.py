@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
@@ -27,7 +27,9 @@ router = APIRouter(prefix="/knowledge", tags=["knowledge"])
 CallerDep = Annotated[Caller, Depends(current_caller)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=512)]
-NOT_FOUND = {404: {"description": "No such knowledge base (or document) of the caller."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such knowledge base (or document) of the caller."}
+}
 
 
 @router.post("", status_code=201, response_model=KnowledgeBase, summary="Create a knowledge base")

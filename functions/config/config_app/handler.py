@@ -6,9 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mangum import Mangum
 
-from claw_common.api import API_PREFIX, create_app
+from claw_common.api import API_PREFIX, create_app, lambda_adapter
 from claw_common.observability import logger, metrics, tracer
 from claw_common.ratelimit_routes import router as ratelimit_router
 from config_app.routes import router
@@ -16,7 +15,7 @@ from config_app.routes import router
 app = create_app("CLAW.AI config", "Runtime configuration with history, rollback and audit.", "/openapi/config.json")
 app.include_router(router, prefix=API_PREFIX)
 app.include_router(ratelimit_router, prefix=API_PREFIX)
-_asgi = Mangum(app, lifespan="off")
+_asgi = lambda_adapter(app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

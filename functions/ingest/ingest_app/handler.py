@@ -37,4 +37,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # A processor per invocation: it holds the batch's results, and tests invoke the handler
     # from several threads at once (as concurrent Lambda environments would).
     processor = BatchProcessor(event_type=EventType.SQS, model=S3NotificationSqsRecord)
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    return dict(
+        process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    )

@@ -34,7 +34,7 @@ def _configure(conn: psycopg.Connection) -> None:
 
 
 @lru_cache(maxsize=1)
-def get_pool() -> ConnectionPool:
+def get_pool() -> ConnectionPool[Any]:
     """The process's connection pool, opened on first use."""
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
@@ -62,7 +62,7 @@ def connection() -> Iterator[psycopg.Connection[dict[str, Any]]]:
     try:
         # An X-Ray subsegment per database unit of work (no SQL or parameters recorded).
         with tracer.provider.in_subsegment("## postgres"), get_pool().connection() as conn:
-            yield conn
+            yield conn  # type: ignore[misc]  # the pool's row_factory makes these dict rows
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise DependencyUnavailable("The database is unavailable; try again shortly.") from exc
 
