@@ -562,6 +562,20 @@ def chat(
         _mark_failed(caller, user_message["id"], "internal")
         raise
     _remember(deps, key, answer)
+    # What operators need, never the question or the answer.
+    logger.info(
+        "chat answered",
+        extra={
+            "conversation_id": conversation_id,
+            "message_id": reply["id"],
+            "model": answer.model,
+            "cached": answer.cached,
+            "sources": len(sources),
+            "total_tokens": answer.usage.total_tokens,
+            "latency_ms": answer.latency_ms,
+            "streamed": on_delta is not None,
+        },
+    )
 
     return {
         "message_id": reply["id"],

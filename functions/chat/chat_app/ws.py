@@ -69,7 +69,11 @@ def error_frame(exc: ClawError, **extra: Any) -> dict[str, Any]:
 def handle_websocket_event(event: dict[str, Any], context: Any, *, deps: ChatDeps | None = None) -> dict[str, Any]:
     """Answer one WebSocket event; the return value is the integration response API Gateway expects."""
     request_context = event.get("requestContext") or {}
-    logger.append_keys(connection_id=request_context.get("connectionId"), route_key=request_context.get("routeKey"))
+    logger.append_keys(
+        connection_id=request_context.get("connectionId"),
+        route_key=request_context.get("routeKey"),
+        user_id=(request_context.get("authorizer") or {}).get("user_id"),
+    )
     try:
         return _dispatch(event, context, deps)
     except Exception:  # noqa: BLE001 - logged with its trace here; the client only sees the status

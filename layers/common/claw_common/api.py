@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from claw_common.errors import PROBLEM_CONTENT_TYPE, ClawError, problem, status_title
 from claw_common.observability import MetricUnit, emit_metric, logger, metrics
+from claw_common.security import caller_from_event
 
 API_PREFIX = "/api/v1"
 
@@ -44,6 +45,10 @@ class RequestIdMiddleware:
             return
         request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
+        caller = caller_from_event(scope.get("aws.event") or {})
+        if caller is not None:
+            # Every log line of this invocation names the caller (the correlation id is the request id).
+            logger.append_keys(user_id=caller.user_id)
         started = False
         status = 500
         t0 = time.perf_counter()
