@@ -11,6 +11,7 @@ from chat_app.answer_cache import cache_key
 from chat_app.rag import Source
 from claw_common.errors import ValidationFailed
 from claw_common.llm import ChatMessage
+from claw_common.pagination import decode_cursor, encode_cursor
 from claw_common.tokens_count import count_messages
 
 SOURCE = Source("doc-1", "Returns", 0, 0.8, "Returns within 30 days.", "Returns are accepted within 30 days.")
@@ -49,9 +50,14 @@ def test_cache_key_changes_with_anything_the_model_would_see() -> None:
 
 
 def test_cursors_round_trip_and_garbage_is_a_validation_error() -> None:
-    assert logic._decode_cursor(logic._encode_cursor(42)) == 42
-    with pytest.raises(ValidationFailed):
-        logic._decode_cursor("%%%")
+    assert decode_cursor(encode_cursor(42)) == 42
+    assert decode_cursor(encode_cursor({"at": "2026-11-22T08:00:00", "id": "x"})) == {
+        "at": "2026-11-22T08:00:00",
+        "id": "x",
+    }
+    with pytest.raises(ValidationFailed) as err:
+        decode_cursor("%%%")
+    assert err.value.status == 422 and err.value.extra["errors"][0]["loc"] == ["query", "cursor"]
 
 
 def test_quota_resets_at_the_first_of_the_next_month_utc() -> None:

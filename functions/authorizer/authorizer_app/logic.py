@@ -6,9 +6,7 @@ ring and settings), built once per container by the small factories at the botto
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -20,7 +18,6 @@ from authorizer_app.repository import ApiKeyRepository, RefreshTokenRepository
 from claw_common import accounts, tokens
 from claw_common.accounts import UserRecord, UserRepository
 from claw_common.errors import (
-    BadRequest,
     Conflict,
     DependencyUnavailable,
     Forbidden,
@@ -30,6 +27,7 @@ from claw_common.errors import (
     ValidationFailed,
 )
 from claw_common.observability import MetricUnit, logger, metrics
+from claw_common.pagination import decode_cursor, encode_cursor, invalid_cursor
 from claw_common.settings import Settings, get_settings
 
 ConnectionFactory = Callable[[], AbstractContextManager[Any]]
@@ -268,28 +266,27 @@ def revoke_api_key(ctx: AuthContext, *, user_id: str, key_id: str) -> None:
 # ---------------------------------------------------------------- admin
 
 
-def encode_cursor(user: UserRecord) -> str:
-    raw = json.dumps({"c": user.created_at.isoformat(), "i": user.id}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def user_cursor(user: UserRecord) -> str:
+    return encode_cursor({"c": user.created_at.isoformat(), "i": user.id})
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def user_position(cursor: str) -> tuple[datetime, str]:
+    data = decode_cursor(cursor)
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         created, user_id = datetime.fromisoformat(data["c"]), str(data["i"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise BadRequest("The cursor is not valid; start again without it.") from exc
+        raise invalid_cursor() from exc
     if not tokens.is_user_id(user_id):
-        raise BadRequest("The cursor is not valid; start again without it.")
+        raise invalid_cursor()
     return created, user_id
 
 
 def list_users(ctx: AuthContext, *, limit: int, cursor: str | None) -> tuple[list[UserRecord], str | None]:
-    after = decode_cursor(cursor) if cursor else None
+    after = user_position(cursor) if cursor else None
     with ctx.connection() as conn:
         users = UserRepository(conn).page(limit + 1, after)
     if len(users) > limit:
-        return users[:limit], encode_cursor(users[limit - 1])
+        return users[:limit], user_cursor(users[limit - 1])
     return users, None
 
 

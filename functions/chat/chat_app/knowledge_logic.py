@@ -15,9 +15,6 @@ document answers 404 exactly like a missing one (a malformed id too).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import mimetypes
 import re
 import unicodedata
@@ -44,6 +41,7 @@ from claw_common.errors import (
     ValidationFailed,
 )
 from claw_common.observability import MetricUnit, logger, metrics
+from claw_common.pagination import decode_cursor, encode_cursor, invalid_cursor
 from claw_common.security import Caller
 from claw_common.settings import get_settings
 
@@ -85,41 +83,23 @@ def _uuid_or_404(value: str, missing: NotFound) -> str:
     return value.lower()
 
 
-def _encode_cursor(data: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> Any:
-    try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise _bad_cursor() from exc
-
-
-def _bad_cursor() -> ValidationFailed:
-    return ValidationFailed(
-        "The cursor is not valid; use the next_cursor of a previous page.",
-        errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor", "type": "value_error"}],
-    )
-
-
 def _keyset_after(cursor: str | None) -> tuple[datetime, str] | None:
     if not cursor:
         return None
-    data = _decode_cursor(cursor)
+    data = decode_cursor(cursor)
     try:
         at, ident = datetime.fromisoformat(data["at"]), str(data["id"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_cursor() from exc
+        raise invalid_cursor() from exc
     if not _UUID.match(ident):
-        raise _bad_cursor()
+        raise invalid_cursor()
     return at, ident
 
 
 def _page(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
     items = rows[:limit]
     more = len(rows) > limit
-    cursor = _encode_cursor({"at": items[-1]["created_at"].isoformat(), "id": items[-1]["id"]}) if more else None
+    cursor = encode_cursor({"at": items[-1]["created_at"].isoformat(), "id": items[-1]["id"]}) if more else None
     return items, cursor
 
 
@@ -454,9 +434,9 @@ def list_chunks(caller: Caller, kb_id: str, document_id: str, *, limit: int, cur
     document_id = _uuid_or_404(document_id, _doc_not_found())
     after_index: int | None = None
     if cursor:
-        data = _decode_cursor(cursor)
+        data = decode_cursor(cursor)
         if not isinstance(data, dict) or not isinstance(data.get("i"), int):
-            raise _bad_cursor()
+            raise invalid_cursor()
         after_index = data["i"]
     with db.connection() as conn:
         _owned_document(conn, caller, kb_id, document_id)
@@ -464,7 +444,7 @@ def list_chunks(caller: Caller, kb_id: str, document_id: str, *, limit: int, cur
             caller.user_id, document_id, limit=limit + 1, after_index=after_index
         )
     items = rows[:limit]
-    next_cursor = _encode_cursor({"i": items[-1]["chunk_index"]}) if len(rows) > limit else None
+    next_cursor = encode_cursor({"i": items[-1]["chunk_index"]}) if len(rows) > limit else None
     out = []
     for row in items:
         path = list(row.pop("heading_path") or [])

@@ -21,9 +21,6 @@ is identical whichever way the answer travels.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -56,6 +53,7 @@ from claw_common.errors import (
 )
 from claw_common.llm import ChatMessage, Completion, Passage, StreamDelta, Usage, fence_passages, stream_pieces
 from claw_common.observability import MetricUnit, emit_metric, logger, metrics
+from claw_common.pagination import decode_cursor, encode_cursor, invalid_cursor
 from claw_common.pricing import cost_for
 from claw_common.security import Caller
 from claw_common.tokens_count import count_tokens, fit_history
@@ -85,24 +83,6 @@ def _require_uuid(value: str, what: str = "Conversation") -> str:
     if not _UUID.match(value or ""):
         raise _not_found(what)
     return value.lower()
-
-
-def _encode_cursor(data: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> Any:
-    try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise _bad_cursor() from exc
-
-
-def _bad_cursor() -> ValidationFailed:
-    return ValidationFailed(
-        "The cursor is not valid; use the next_cursor of a previous page.",
-        errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor", "type": "value_error"}],
-    )
 
 
 def _utc_today() -> date:
@@ -169,11 +149,11 @@ def list_conversations(
     """The caller's conversations, most recently active first, one page at a time."""
     after: tuple[datetime, str] | None = None
     if cursor:
-        data = _decode_cursor(cursor)
+        data = decode_cursor(cursor)
         try:
             after = (datetime.fromisoformat(data[0]), _require_uuid(data[1]))
         except (TypeError, ValueError, IndexError, KeyError, NotFound) as exc:
-            raise _bad_cursor() from exc
+            raise invalid_cursor() from exc
     with db.connection() as conn:
         rows = ConversationRepository(conn).page(
             caller.user_id, limit=limit + 1, after=after, status=status, conversation_type=conversation_type
@@ -182,7 +162,7 @@ def list_conversations(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = _encode_cursor([last["updated_at"].isoformat(), last["id"]])
+        next_cursor = encode_cursor([last["updated_at"].isoformat(), last["id"]])
     return {"items": [conversation_out(r) for r in rows], "next_cursor": next_cursor}
 
 
@@ -250,9 +230,9 @@ def list_messages(caller: Caller, conversation_id: str, *, limit: int, cursor: s
     conversation_id = _require_uuid(conversation_id)
     after_seq: int | None = None
     if cursor:
-        data = _decode_cursor(cursor)
+        data = decode_cursor(cursor)
         if not isinstance(data, int) or isinstance(data, bool) or data < 0:
-            raise _bad_cursor()
+            raise invalid_cursor()
         after_seq = data
     with db.connection() as conn:
         if ConversationRepository(conn).get(caller.user_id, conversation_id) is None:
@@ -261,7 +241,7 @@ def list_messages(caller: Caller, conversation_id: str, *, limit: int, cursor: s
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = _encode_cursor(rows[-1]["seq"])
+        next_cursor = encode_cursor(rows[-1]["seq"])
     return {"items": [message_out(r) for r in rows], "next_cursor": next_cursor}
 
 

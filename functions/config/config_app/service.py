@@ -7,8 +7,6 @@ are only decrypted for an admin who asks to reveal them (which is audited).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from claw_common.config_schema import is_valid_key, value_errors
 from claw_common.envelope import Sealed, seal, unseal
 from claw_common.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from claw_common.observability import MetricUnit, logger, metrics
+from claw_common.pagination import decode_cursor, encode_cursor
 from claw_common.security import Caller
 from config_app import repository as repo
 from config_app.models import MASK, ConfigCreate, ConfigUpdate, ExportRequest, ImportItem, ImportRequest
@@ -41,18 +40,9 @@ class State:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _encode_cursor(value: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> Any:
-    """The position inside an opaque cursor (400 when it is not one of ours)."""
-    if not cursor:
-        return None
-    try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error) as exc:
-        raise BadRequest("The cursor is not valid.") from exc
+def page_position(cursor: str | None) -> Any:
+    """The position inside an opaque cursor, or None for the first page."""
+    return decode_cursor(cursor) if cursor else None
 
 
 def masked_value(row: Row) -> Any:
@@ -192,19 +182,19 @@ def _count(name: str) -> None:
 
 def list_configs(*, limit: int, cursor: str | None, prefix: str | None) -> dict[str, Any]:
     """Admins' list: every live key in key order, sensitive values masked."""
-    after = decode_cursor(cursor)
+    after = page_position(cursor)
     with db.connection() as conn:
         rows = repo.list_live(conn, after=after, limit=limit + 1, prefix=prefix)
     page = rows[:limit]
     return {
         "items": [config_out(row) for row in page],
-        "next_cursor": _encode_cursor(page[-1]["key"]) if len(rows) > limit else None,
+        "next_cursor": encode_cursor(page[-1]["key"]) if len(rows) > limit else None,
     }
 
 
 def list_public(*, limit: int, cursor: str | None) -> dict[str, Any]:
     """Public keys, for anyone (never a sensitive one)."""
-    after = decode_cursor(cursor)
+    after = page_position(cursor)
     with db.connection() as conn:
         rows = repo.list_live(conn, after=after, limit=limit + 1, public_only=True)
     page = rows[:limit]
@@ -219,7 +209,7 @@ def list_public(*, limit: int, cursor: str | None) -> dict[str, Any]:
             }
             for r in page
         ],
-        "next_cursor": _encode_cursor(page[-1]["key"]) if len(rows) > limit else None,
+        "next_cursor": encode_cursor(page[-1]["key"]) if len(rows) > limit else None,
     }
 
 
@@ -244,7 +234,7 @@ def get_config(key: str, caller: Caller, *, reveal: bool, request_id: str | None
 
 def history(key: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
     """History of a key, newest first (also after it was deleted)."""
-    before = decode_cursor(cursor)
+    before = page_position(cursor)
     if not is_valid_key(key):
         raise NotFound(f"Config {key!r} was not found.")
     with db.connection() as conn:
@@ -267,7 +257,7 @@ def history(key: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
             }
             for r in page
         ],
-        "next_cursor": _encode_cursor(page[-1]["version"]) if len(rows) > limit else None,
+        "next_cursor": encode_cursor(page[-1]["version"]) if len(rows) > limit else None,
     }
 
 
@@ -282,7 +272,7 @@ def audit_log(
     cursor: str | None,
 ) -> dict[str, Any]:
     """The audit trail, newest first, filtered by key, actor, action and time."""
-    before_id = decode_cursor(cursor)
+    before_id = page_position(cursor)
     if before_id is not None and not isinstance(before_id, int):
         raise BadRequest("The cursor is not valid.")
     with db.connection() as conn:
@@ -304,7 +294,7 @@ def audit_log(
             }
             for r in page
         ],
-        "next_cursor": _encode_cursor(page[-1]["id"]) if len(rows) > limit else None,
+        "next_cursor": encode_cursor(page[-1]["id"]) if len(rows) > limit else None,
     }
 
 
