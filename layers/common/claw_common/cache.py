@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from claw_common.settings import get_settings
 
@@ -12,17 +12,33 @@ if TYPE_CHECKING:
 
 
 @lru_cache(maxsize=1)
+def _traced_client_class() -> type[redis.Redis]:
+    """A ``redis.Redis`` that records an X-Ray subsegment per command (the command name only,
+    never keys or values)."""
+    import redis
+
+    from claw_common.observability import tracer
+
+    class TracedRedis(redis.Redis):
+        def execute_command(self, *args: Any, **options: Any) -> Any:
+            with tracer.provider.in_subsegment("## redis") as subsegment:
+                subsegment.put_annotation("command", str(args[0]) if args else "")
+                return super().execute_command(*args, **options)
+
+    return TracedRedis
+
+
+@lru_cache(maxsize=1)
 def get_redis() -> redis.Redis:
     """One client (with its connection pool) per process, reused across warm invocations.
 
     Short socket timeouts: a cache that hangs is worse than a cache miss.
     """
-    import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
     settings = get_settings()
-    return redis.Redis.from_url(
+    return _traced_client_class().from_url(
         settings.redis_url.get_secret_value(),
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
