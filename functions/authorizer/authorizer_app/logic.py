@@ -14,9 +14,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from authorizer_app.models import UserOut
 from authorizer_app.repository import ApiKeyRepository, RefreshTokenRepository
 from claw_common import accounts, tokens
 from claw_common.accounts import UserRecord, UserRepository
+from claw_common.cache_aside import CacheAside
 from claw_common.errors import (
     Conflict,
     DependencyUnavailable,
@@ -233,6 +235,17 @@ def get_user(ctx: AuthContext, user_id: str) -> UserRecord:
     return user
 
 
+@lru_cache(maxsize=1)
+def _profiles() -> CacheAside[UserOut]:
+    """Cache-aside of profiles (``GET /auth/me``), dropped whenever the user is changed."""
+    return CacheAside("profile", ttl_s=300, model=UserOut)
+
+
+def get_profile(ctx: AuthContext, user_id: str) -> UserOut:
+    """The user's profile, from the cache when it holds it."""
+    return _profiles().get_or_load(user_id, lambda: UserOut(**get_user(ctx, user_id).as_dict()))
+
+
 # ---------------------------------------------------------------- API keys
 
 
@@ -304,6 +317,7 @@ def update_user(ctx: AuthContext, *, actor_id: str, user_id: str, changes: dict[
         if changes.get("is_active") is False:
             RefreshTokenRepository(conn).revoke_user(user_id)
     accounts.forget_principal(user_id=user_id)
+    _profiles().invalidate(user_id)
     logger.info("user updated", extra={"actor": actor_id, "user_id": user_id, "fields": sorted(changes)})
     return user
 

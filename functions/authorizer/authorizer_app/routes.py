@@ -132,7 +132,7 @@ def logout(caller: CallerDep, body: LogoutRequest | None = None) -> Response:
 
 @router.get("/auth/me", response_model=UserOut, tags=["auth"], summary="The caller's account")
 def me(caller: CallerDep) -> UserOut:
-    return _user(logic.get_user(logic.auth_context(), caller.user_id))
+    return logic.get_profile(logic.auth_context(), caller.user_id)
 
 
 def _password_session(caller: Caller) -> Caller:

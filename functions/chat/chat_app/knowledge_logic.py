@@ -31,6 +31,7 @@ from chat_app.knowledge_models import (
 )
 from chat_app.knowledge_repo import KnowledgeRepository
 from chat_app.knowledge_search import get_pgvector_retriever, snippet_of, source_of
+from chat_app.logic import conversations_changed
 from claw_common import db
 from claw_common.errors import (
     Conflict,
@@ -251,6 +252,8 @@ def delete_knowledge_base(caller: Caller, kb_id: str) -> None:
     removed = _delete_all_versions(_bucket(), prefix=f"{KB_PREFIX}{kb_id}/")
     with db.connection() as conn:
         KnowledgeRepository(conn).delete_kb(caller.user_id, kb_id)
+    # Conversations that used it now have no knowledge base (ON DELETE SET NULL).
+    conversations_changed(caller.user_id)
     logger.info("knowledge base deleted", extra={"kb_id": kb_id, "objects_removed": removed})
 
 

@@ -27,11 +27,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from chat_app import runtime_config
 from chat_app.answer_cache import CachedAnswer, cache_key
-from chat_app.models import ChatRequest, ConversationCreate, ConversationUpdate, MessageCreate
+from chat_app.models import ChatRequest, ConversationCreate, ConversationPage, ConversationUpdate, MessageCreate
 from chat_app.providers import ChatDeps, default_deps
 from chat_app.rag import Source
 from chat_app.repositories import (
@@ -42,6 +43,7 @@ from chat_app.repositories import (
     user_tier,
 )
 from claw_common import db
+from claw_common.cache_aside import CacheAside, hash_key
 from claw_common.errors import (
     ClawError,
     Conflict,
@@ -121,6 +123,19 @@ def message_out(row: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- conversations
 
 
+@lru_cache(maxsize=1)
+def _conversation_pages() -> CacheAside[ConversationPage]:
+    """Cache-aside of conversation list pages, one namespace per user: any change to one of
+    the user's conversations (created, changed, deleted, a message added) drops them all."""
+    return CacheAside("conversation_list", ttl_s=60, model=ConversationPage)
+
+
+def conversations_changed(user_id: str) -> None:
+    """Drop the user's cached conversation lists (call after the change is committed)."""
+    # After the commit: a reader that loaded the old page before it cannot store it afterwards.
+    _conversation_pages().invalidate_namespace(f"user:{user_id}")
+
+
 def create_conversation(caller: Caller, body: ConversationCreate) -> dict[str, Any]:
     """Create a conversation of the caller; its model is the configured default unless given."""
     model = body.model or runtime_config.default_model()
@@ -135,6 +150,7 @@ def create_conversation(caller: Caller, body: ConversationCreate) -> dict[str, A
             knowledge_base_id=body.knowledge_base_id,
             metadata=body.metadata,
         )
+    conversations_changed(caller.user_id)
     return conversation_out(row)
 
 
@@ -146,7 +162,26 @@ def list_conversations(
     status: str | None = None,
     conversation_type: str | None = None,
 ) -> dict[str, Any]:
-    """The caller's conversations, most recently active first, one page at a time."""
+    """The caller's conversations, most recently active first, one page at a time (cached)."""
+
+    def load() -> ConversationPage:
+        return ConversationPage.model_validate(
+            _load_conversations(caller, limit=limit, cursor=cursor, status=status, conversation_type=conversation_type)
+        )
+
+    key = hash_key(limit, cursor, status, conversation_type)
+    page = _conversation_pages().get_or_load(key, load, namespace=f"user:{caller.user_id}")
+    return page.model_dump()
+
+
+def _load_conversations(
+    caller: Caller,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: str | None,
+    conversation_type: str | None,
+) -> dict[str, Any]:
     after: tuple[datetime, str] | None = None
     if cursor:
         data = decode_cursor(cursor)
@@ -193,6 +228,8 @@ def update_conversation(caller: Caller, conversation_id: str, body: Conversation
         )
     if row is None:
         raise _not_found()
+    if changes:
+        conversations_changed(caller.user_id)
     return conversation_out(row)
 
 
@@ -202,6 +239,7 @@ def delete_conversation(caller: Caller, conversation_id: str) -> None:
     with db.connection() as conn:
         if not ConversationRepository(conn).delete(caller.user_id, conversation_id):
             raise _not_found()
+    conversations_changed(caller.user_id)
 
 
 # --------------------------------------------------------------------------- messages
@@ -222,6 +260,7 @@ def add_message(caller: Caller, conversation_id: str, body: MessageCreate) -> di
             prompt_tokens=count_tokens(body.content),
         )
         conversations.count_messages_added(caller.user_id, conversation_id, 1)
+    conversations_changed(caller.user_id)
     return message_out(row)
 
 
@@ -489,6 +528,7 @@ def chat(
             caller.user_id, conversation_id, before_seq=user_message["seq"], limit=HISTORY_MAX_MESSAGES
         )
         conversations.count_messages_added(caller.user_id, conversation_id, 1)
+    conversations_changed(caller.user_id)
 
     try:
         kb_id = request.knowledge_base_id or conversation["knowledge_base_id"]
@@ -542,6 +582,7 @@ def chat(
         _mark_failed(caller, user_message["id"], "internal")
         raise
     _remember(deps, key, answer)
+    conversations_changed(caller.user_id)
     # What operators need, never the question or the answer.
     logger.info(
         "chat answered",
