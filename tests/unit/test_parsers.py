@@ -21,33 +21,12 @@ from ingest_app.parsers import (
     limits_for_tier,
     parse_document,
 )
+from tests.knowledge_helpers import make_pdf
 
 LIMITS = ParseLimits()
 
 
 # --------------------------------------------------------------------------- fixture builders
-
-
-def make_pdf(pages: list[list[str]], *, title: str | None = None) -> bytes:
-    """A PDF with a real text layer; Chinese uses reportlab's built-in STSong CID font."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    buf = io.BytesIO()
-    pdf = canvas.Canvas(buf)
-    if title:
-        pdf.setTitle(title)
-    for lines in pages:
-        y = 780
-        for line in lines:
-            pdf.setFont("STSong-Light", 11)
-            pdf.drawString(60, y, line)
-            y -= 18
-        pdf.showPage()
-    pdf.save()
-    return buf.getvalue()
 
 
 def encrypt_pdf(data: bytes, *, user_password: str, owner_password: str = "owner") -> bytes:
