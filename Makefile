@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-TOOLS := .venv-tools
+TOOLS := .venv/tools
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 PY312_DIR := $(shell dirname "$$(ls $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1 | grep . || command -v python3.12)" 2>/dev/null)
 export AWS_EC2_METADATA_DISABLED := true

@@ -12,7 +12,7 @@ import pytest
 
 from claw_local.template import ROOT, TEMPLATE_PATH
 
-TOOLS_BIN = ROOT / ".venv-tools" / "bin"
+TOOLS_BIN = ROOT / ".venv" / "tools" / "bin"
 
 
 def _tool(name: str) -> str:
