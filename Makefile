@@ -9,7 +9,7 @@ TOOLS := .venv/tools
 PY312_DIR := $(shell dirname "$$(ls $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1 | grep . || command -v python3.12)" 2>/dev/null)
 export AWS_EC2_METADATA_DISABLED := true
 export SAM_CLI_TELEMETRY := 0
-export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/local
+export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/layers/ai:$(CURDIR)/local
 STAGE ?= dev
 PYTEST_ARGS ?=
 
@@ -20,14 +20,14 @@ help:
 	@echo "make test       run every test (unit, integration, end-to-end, template checks)"
 	@echo "make lint       ruff + mypy"
 	@echo "make validate   cfn-lint + sam validate --lint"
-	@echo "make build      sam build"
+	@echo "make build      sam build, then every function's unzipped size with its layers"
 	@echo "make bench      benchmarks (QUICK=1 for the quick suite)"
 	@echo "make deploy     sam build && sam deploy --config-env \$$STAGE (dev|prod)"
 	@echo "make smoke STACK=claw-ai-dev   post-deploy smoke test (or URL=http://127.0.0.1:3000)"
 	@echo "make admin EMAIL=... PASSWORD=...   create or promote an admin"
 	@echo "make clean      stop nothing, wipe local data (.claw/) and build output"
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt functions/ingest/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/*/requirements.txt functions/ingest/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -55,7 +55,7 @@ test-unit: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/common/claw_common functions/*/*_app
+	$(VENV)/bin/mypy layers/common/claw_common layers/ai/claw_ai functions/*/*_app
 
 format: install
 	$(VENV)/bin/ruff format .
@@ -65,8 +65,9 @@ validate: install tools
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	$(TOOLS)/bin/sam validate --lint --template-file infra/template.yaml --region us-east-1
 
-build: tools
+build: install tools
 	PATH="$(PY312_DIR):$$PATH" $(TOOLS)/bin/sam build --template-file infra/template.yaml --build-dir .aws-sam/build
+	$(PY) infra/lambda_sizes.py .aws-sam/build
 
 bench: install
 	# Pinned with every dependency; --no-deps because langchain-postgres declares pgvector<0.4
@@ -82,7 +83,7 @@ smoke: install
 	$(PY) scripts/smoke_test.py $(if $(STACK),--stack-name $(STACK),--base-url $(URL))
 
 migrate: install
-	$(PY) -m claw_common.migrate
+	$(PY) -m claw_ai.schema
 
 admin: install
 	@test -n "$(EMAIL)" -a -n "$(PASSWORD)" || (echo "usage: make admin EMAIL=you@example.com PASSWORD=..." && exit 2)

@@ -94,9 +94,9 @@ def _owner_and_kb(conn: Any, tier: str = "enterprise") -> tuple[str, str]:
 def run(quick: bool, platform: Any) -> Section:
     import psycopg
 
+    from claw_ai.embeddings import HashEmbedder
+    from claw_ai.schema import deployment_embedding_dim
     from claw_common.aws import aws_client
-    from claw_common.embeddings import HashEmbedder
-    from claw_common.migrate import deployment_embedding_dim
     from ingest_app.logic import IngestDeps, limits_for_owner_tier, process_object_event
     from ingest_app.models import S3EventRecord
 

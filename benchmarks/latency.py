@@ -41,8 +41,8 @@ def _setup(platform: Any) -> dict[str, Any]:
     import httpx
     import psycopg
 
-    from claw_common.accounts import forget_principal
-    from claw_common.config_reader import drop_caches
+    from claw_common.auth.accounts import forget_principal
+    from claw_common.config.reader import drop_caches
 
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
         # The benchmark measures the limiter's cost on every request, not its refusals.
@@ -149,7 +149,7 @@ def run(quick: bool, platform: Any) -> Section:
     chart.append(("authorizer", auth))
 
     # The pure-CPU part (no Valkey): what the verdict costs with the state already known.
-    from claw_common import tokens
+    from claw_common.auth import tokens
 
     cfg = authorizer.config()
     ring = authorizer.key_ring()

@@ -1,4 +1,4 @@
-"""Rate limiter: checks per second and latency per check against Valkey (``claw_common.ratelimit``).
+"""Rate limiter: checks per second and latency per check against Valkey (``claw_common.ratelimit.limiter``).
 
 One check is what a request to a conversations route costs: the global, user, IP and route
 buckets consumed atomically in one EVALSHA. Sequential checks give the per-check latency;
@@ -18,13 +18,13 @@ TARGET_P50_MS = 0.5
 
 
 def run(quick: bool, platform: Any) -> Section:
-    from claw_common.cache import get_redis
-    from claw_common.ratelimit import RateLimiter, RouteGroup, policy_from_values
-    from claw_common.security import Caller
+    from claw_common.auth.caller import Caller
+    from claw_common.data.cache import get_redis
+    from claw_common.ratelimit.limiter import RateLimiter, RouteGroup, policy_from_values
 
     section = Section(
         "ratelimit",
-        "Rate limiter (claw_common.ratelimit against Valkey)",
+        "Rate limiter (claw_common.ratelimit.limiter against Valkey)",
         method=(
             "`RateLimiter.check` on the 4 buckets of a conversations request (global, user, IP, route), one "
             "Lua EVALSHA each, limits raised so every check is allowed (the same work as an allowed request). "

@@ -7,7 +7,7 @@ has something to find. Loaded with binary COPY into ``chunks`` (ours) and into L
 ``langchain_pg_embedding`` (the peer, one collection per knowledge base), each with an HNSW
 cosine index (m=16, ef_construction=64) built after the load.
 
-* Ours: ``claw_common.search.search_chunks`` (vector and hybrid), the function chat and the
+* Ours: ``claw_ai.retrieval.search.search_chunks`` (vector and hybrid), the function chat and the
   knowledge query API call, with an embedder that returns the query's precomputed vector.
 * Exact: the same function inside a transaction with ``SET LOCAL enable_indexscan = off``,
   so the planner cannot use HNSW and orders the filtered rows by exact distance; for vector
@@ -83,7 +83,7 @@ def _text(rng: random.Random, cluster: int) -> str:
 
 def _load_ours(conn: Any, data: dict[str, Any], texts: list[str]) -> dict[str, Any]:
     """Users, knowledge bases, one document per knowledge base, chunks by COPY; HNSW rebuilt after."""
-    from claw_common.textseg import segment_for_search
+    from claw_ai.textseg import segment_for_search
 
     owners = [
         conn.execute(
@@ -138,8 +138,8 @@ def run(quick: bool, platform: Any) -> Section:
     from pgvector.psycopg import register_vector
     from psycopg.rows import dict_row
 
-    from claw_common.migrate import deployment_embedding_dim
-    from claw_common.search import search_chunks
+    from claw_ai.retrieval.search import search_chunks
+    from claw_ai.schema import deployment_embedding_dim
 
     n = 10_000 if quick else 100_000
     queries = 100 if quick else 300
@@ -151,9 +151,9 @@ def run(quick: bool, platform: Any) -> Section:
             f"{n:,} synthetic chunks (clustered random unit vectors, dim {dim}; {n // KBS} per knowledge base; "
             f"{OWNERS} owners), COPY-loaded, HNSW (m=16, ef_construction=64) built after the load on each side. "
             f"{queries} queries, each filtered to one knowledge base (its owner's), near one of that knowledge "
-            "base's clusters. Ours: `claw_common.search.search_chunks` (vector / hybrid), top 10. Exact: the same "
-            "call with `SET LOCAL enable_indexscan = off` (ORDER BY exact distance over the filtered rows; vector "
-            "mode also checked against numpy). Peer: `PGVector.similarity_search_with_score_by_vector(k=10)` on "
+            "base's clusters. Ours: `claw_ai.retrieval.search.search_chunks` (vector / hybrid), top 10. "
+            "Exact: the same call with `SET LOCAL enable_indexscan = off` (ORDER BY exact distance over the "
+            "filtered rows; vector mode also checked against numpy). Peer: `PGVector.similarity_search_with_score_by_vector(k=10)` on "
             "the knowledge base's collection, pgvector defaults. recall@10 = |found ∩ exact| / 10."
         ),
     )

@@ -36,7 +36,7 @@ class TestUser:
 def _set_role_and_tier(user_id: str, role: str, tier: str) -> None:
     import psycopg
 
-    from claw_common.accounts import forget_principal
+    from claw_common.auth.accounts import forget_principal
 
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
         conn.execute("UPDATE users SET role = %s, tier = %s, updated_at = now() WHERE id = %s", (role, tier, user_id))

@@ -137,7 +137,7 @@ def config_value(db: Any, key: str, value: Any) -> Iterator[None]:
     """Set a runtime config value for the duration of a block (as the config service stores it)."""
     from psycopg.types.json import Jsonb
 
-    from claw_common.config_reader import drop_caches
+    from claw_common.config.reader import drop_caches
 
     before = db.execute("SELECT * FROM configs WHERE key = %s", (key,)).fetchone()
     db.execute(

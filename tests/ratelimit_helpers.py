@@ -125,7 +125,7 @@ def set_config_row(key: str, value: Any) -> None:
     from psycopg.rows import dict_row
     from psycopg.types.json import Jsonb
 
-    from claw_common.config_reader import entry_from_row, forget_local, publish_entry
+    from claw_common.config.reader import entry_from_row, forget_local, publish_entry
 
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn:
         if value is None:

@@ -17,7 +17,8 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "layers" / "common"))
+for _layer in ("ai", "common"):
+    sys.path.insert(0, str(ROOT / "layers" / _layer))
 
 from claw_local.platform import DEFAULT_DATA_DIR, LocalPlatform  # noqa: E402
 from claw_local.services import apply_dummy_aws_env  # noqa: E402

@@ -33,13 +33,13 @@ def main() -> int:
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     os.environ.setdefault("REDIS_TIMEOUT_S", "0.2")
     try:
-        from claw_common.accounts import ensure_admin
-        from claw_common.migrate import apply_migrations, deployment_embedding_dim
+        from claw_ai.schema import migrate
+        from claw_common.auth.accounts import ensure_admin
         from claw_common.settings import get_settings
 
         get_settings.cache_clear()
         # The same call as the local platform's start (claw_local.platform).
-        apply_migrations(get_settings().database_url.get_secret_value(), deployment_embedding_dim())
+        migrate()
         try:
             user = ensure_admin(email, password)
         except ValueError as exc:
@@ -48,7 +48,7 @@ def main() -> int:
         print(f"admin ready: {user.email} (id {user.id})")
         return 0
     finally:
-        from claw_common.db import close_pool
+        from claw_common.data.db import close_pool
 
         close_pool()
         # start_postgres reuses a running server (make dev) and stops only one it started.

@@ -119,10 +119,9 @@ class LocalPlatform:
         get_settings.cache_clear()
 
     def _migrate(self) -> None:
-        from claw_common.migrate import apply_migrations, deployment_embedding_dim
-        from claw_common.settings import get_settings
+        from claw_ai.schema import migrate
 
-        applied = apply_migrations(get_settings().database_url.get_secret_value(), deployment_embedding_dim())
+        applied = migrate()
         if applied:
             log.info("migrations applied: %s", ", ".join(applied))
 
@@ -153,7 +152,7 @@ class LocalPlatform:
         if not (email and password):
             return
         try:
-            from claw_common.accounts import ensure_admin
+            from claw_common.auth.accounts import ensure_admin
         except ImportError:  # the accounts module arrives with the auth API
             log.warning("CLAW_ADMIN_EMAIL is set but this build has no account module")
             return
@@ -220,7 +219,7 @@ class LocalPlatform:
                 self._server_thread.join(timeout=5)
             self._server = None
         with contextlib.suppress(Exception):
-            from claw_common.db import close_pool
+            from claw_common.data.db import close_pool
 
             close_pool()
         if self.services is not None:

@@ -22,7 +22,7 @@ def _email() -> str:
 def clear_ip_failures(platform: Any) -> Iterator[None]:
     """Failed logins from 127.0.0.1 count against the IP limit; leave none behind for other tests."""
     yield
-    from claw_common.cache import get_redis
+    from claw_common.data.cache import get_redis
 
     get_redis().delete("claw:auth:fail:ip:127.0.0.1")
 

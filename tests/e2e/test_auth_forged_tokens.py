@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from claw_common.tokens import parse_key_ring
+from claw_common.auth.tokens import parse_key_ring
 from tests.auth_helpers import new_user
 
 ISS, AUD = "https://claw.ai", "claw-api"

@@ -167,7 +167,7 @@ def test_sensitive_value_masked_revealed_only_to_admins_and_audited(
 
 
 def test_a_change_reaches_readers_and_chat_within_seconds(api: Any, admin: Any, unique: str) -> None:
-    from claw_common.config_reader import get_config
+    from claw_common.config.reader import get_config
 
     key = f"e2e.reader_{unique}"
     api.post(f"{API}/configs", json={"key": key, "value": "one"}, headers=admin.headers)
@@ -193,7 +193,7 @@ def test_a_change_reaches_readers_and_chat_within_seconds(api: Any, admin: Any, 
         version = resp.json()["version"]
     assert resp.status_code in (200, 201), resp.text
     try:
-        from chat_app.runtime_config import default_model
+        from claw_ai.runtime_config import default_model
 
         wait_for(lambda: default_model() == "glm-4-air", timeout=10)
     finally:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from claw_common.ratelimit import get_rate_limiter
+from claw_common.ratelimit.limiter import get_rate_limiter
 from tests.auth_helpers import new_user
 from tests.conftest import wait_for
 from tests.ratelimit_helpers import spare_valkey

@@ -101,7 +101,7 @@ def test_the_authorizer_refuses_a_disabled_user(api: Any, authorizer: Any) -> No
 
 
 def test_tokens_signed_with_a_rotated_out_key_stay_valid_while_the_ring_has_it(platform: Any) -> None:
-    from claw_common.tokens import KeyRing, issue_access_token, parse_key_ring, verify_access_token
+    from claw_common.auth.tokens import KeyRing, issue_access_token, parse_key_ring, verify_access_token
 
     old = parse_key_ring(os.environ["JWT_SIGNING_KEYS"])
     token = issue_access_token(
@@ -122,7 +122,7 @@ def test_the_authorizer_imports_no_web_framework_or_pydantic() -> None:
     code = (
         "import sys, authorizer_app.authorizer;"
         "bad = [m for m in ('fastapi', 'pydantic', 'pydantic_settings', 'zhipuai', 'starlette',"
-        " 'claw_common.settings', 'claw_common.db', 'claw_common.api') if m in sys.modules];"
+        " 'claw_common.settings', 'claw_common.data.db', 'claw_common.http.app') if m in sys.modules];"
         "print(','.join(bad))"
     )
     env = {
@@ -135,7 +135,7 @@ def test_the_authorizer_imports_no_web_framework_or_pydantic() -> None:
 
 def test_too_many_failures_from_one_ip_lock_logins_from_it(api: Any, platform: Any) -> None:
     from authorizer_app import logic
-    from claw_common.cache import get_redis
+    from claw_common.data.cache import get_redis
 
     ctx = logic.auth_context()
     throttle = logic.login_throttle(ctx)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from claw_common.cache_aside import CacheAside, hash_key
+from claw_common.data.cache_aside import CacheAside, hash_key
 from tests.ratelimit_helpers import shared_redis, spare_valkey
 
 

@@ -7,14 +7,15 @@ from typing import Any
 
 import pytest
 
-from chat_app import logic
-from chat_app.answer_cache import AnswerCache
+from chat_app import chat_logic, conversation_logic
 from chat_app.models import ChatRequest, ConversationCreate
-from chat_app.providers import ChatDeps
-from chat_app.rag import Source
-from claw_common.cache import get_redis
-from claw_common.llm import OfflineProvider, ZhipuProvider
-from claw_common.security import Caller
+from claw_ai.answer_cache import AnswerCache
+from claw_ai.answering import pipeline
+from claw_ai.answering.pipeline import AnswerDeps
+from claw_ai.llm import OfflineProvider, ZhipuProvider
+from claw_ai.retrieval.sources import Source
+from claw_common.auth.caller import Caller
+from claw_common.data.cache import get_redis
 from claw_local.services import free_port
 from tests.chat_support import insert_user
 from tests.fakes.zhipu_fake import ZhipuFake
@@ -63,8 +64,8 @@ def zhipu() -> Iterator[ZhipuFake]:
         yield fake
 
 
-def deps_with(provider: Any, retriever: Any, cache: AnswerCache | None = None) -> ChatDeps:
-    return ChatDeps(provider=provider, retriever=retriever, cache=cache or AnswerCache(get_redis))
+def deps_with(provider: Any, retriever: Any, cache: AnswerCache | None = None) -> AnswerDeps:
+    return AnswerDeps(provider=provider, retriever=retriever, cache=cache or AnswerCache(get_redis))
 
 
 def test_sources_of_the_conversations_knowledge_base_reach_the_answer_and_the_messages(
@@ -72,12 +73,12 @@ def test_sources_of_the_conversations_knowledge_base_reach_the_answer_and_the_me
 ) -> None:
     # Given a conversation attached to a knowledge base whose search finds the shipping policy
     retriever = RecordingRetriever([SHIPPING])
-    conversation = logic.create_conversation(caller, ConversationCreate(knowledge_base_id=kb_id))
+    conversation = conversation_logic.create_conversation(caller, ConversationCreate(knowledge_base_id=kb_id))
 
     # When the user asks (offline provider: it answers from the passages it is given)
-    result = logic.chat(
+    result = chat_logic.chat(
         caller,
-        conversation["id"],
+        conversation.id,
         ChatRequest(message="When do orders ship?", top_k=4),
         deps=deps_with(OfflineProvider(), retriever),
     )
@@ -87,8 +88,8 @@ def test_sources_of_the_conversations_knowledge_base_reach_the_answer_and_the_me
         {"owner_id": caller.user_id, "kb_ids": [kb_id], "question": "When do orders ship?", "top_k": 4}
     ]
     # And the answer quotes the passage with its citation, and lists the source without its full text
-    assert "Orders ship within 2 business days." in result["content"] and "[1]" in result["content"]
-    [source] = result["sources"]
+    assert "Orders ship within 2 business days." in result.content and "[1]" in result.content
+    [source] = [s.model_dump() for s in result.sources]
     assert source == {
         "document_id": SHIPPING.document_id,
         "title": "Shipping policy",
@@ -98,19 +99,19 @@ def test_sources_of_the_conversations_knowledge_base_reach_the_answer_and_the_me
         "heading": "Delivery",
         "page": 2,
     }
-    stored = logic.list_messages(caller, conversation["id"], limit=10)["items"]
-    assert stored[-1]["sources"] == [source]
+    stored = conversation_logic.list_messages(caller, conversation.id, limit=10).items
+    assert [s.model_dump() for s in stored[-1].sources or []] == [source]
 
 
 def test_passages_are_fenced_as_untrusted_data_in_the_model_request(
     caller: Caller, kb_id: str, zhipu: ZhipuFake
 ) -> None:
     provider = ZhipuProvider(zhipu.api_key, base_url=zhipu.base_url, timeout_s=5, deadline_s=10)
-    conversation = logic.create_conversation(caller, ConversationCreate(model="glm-4"))
+    conversation = conversation_logic.create_conversation(caller, ConversationCreate(model="glm-4"))
 
-    logic.chat(
+    chat_logic.chat(
         caller,
-        conversation["id"],
+        conversation.id,
         ChatRequest(message="When do orders ship?", knowledge_base_id=kb_id),
         deps=deps_with(provider, RecordingRetriever([SHIPPING])),
     )
@@ -129,18 +130,18 @@ def test_a_redis_outage_is_a_cache_miss_not_an_error(caller: Caller) -> None:
     import redis
 
     port = free_port()  # nothing listens here
-    # Built like claw_common.cache.get_redis(), but pointing at a dead server.
+    # Built like claw_common.data.cache.get_redis(), but pointing at a dead server.
     client = redis.Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=0.5, socket_connect_timeout=0.5)
     broken = AnswerCache(lambda: client)
-    conversation = logic.create_conversation(caller, ConversationCreate())
+    conversation = conversation_logic.create_conversation(caller, ConversationCreate())
     deps = deps_with(OfflineProvider(), RecordingRetriever([]), broken)
 
-    first = logic.chat(caller, conversation["id"], ChatRequest(message="hello"), deps=deps)
-    other = logic.create_conversation(caller, ConversationCreate())
-    second = logic.chat(caller, other["id"], ChatRequest(message="hello"), deps=deps)
+    first = chat_logic.chat(caller, conversation.id, ChatRequest(message="hello"), deps=deps)
+    other = conversation_logic.create_conversation(caller, ConversationCreate())
+    second = chat_logic.chat(caller, other.id, ChatRequest(message="hello"), deps=deps)
 
-    assert first["cached"] is False and second["cached"] is False
-    assert first["content"] == second["content"]
+    assert first.cached is False and second.cached is False
+    assert first.content == second.content
 
 
 def test_answer_question_without_a_conversation_is_billed_once_and_cached(
@@ -149,8 +150,8 @@ def test_answer_question_without_a_conversation_is_billed_once_and_cached(
     provider = ZhipuProvider(zhipu.api_key, base_url=zhipu.base_url, timeout_s=5, deadline_s=10)
     deps = deps_with(provider, RecordingRetriever([]))
 
-    first = logic.answer_question(caller, "When do orders ship?", [SHIPPING], model="glm-4", deps=deps)
-    again = logic.answer_question(caller, "When do orders ship?", [SHIPPING], model="glm-4", deps=deps)
+    first = pipeline.answer_question(caller, "When do orders ship?", [SHIPPING], model="glm-4", deps=deps)
+    again = pipeline.answer_question(caller, "When do orders ship?", [SHIPPING], model="glm-4", deps=deps)
 
     assert first.cached is False and first.cost > 0 and first.usage.total_tokens > 0
     assert again.cached is True and again.content == first.content and again.cost == 0
@@ -162,9 +163,9 @@ def test_answer_question_without_a_conversation_is_billed_once_and_cached(
 
 
 def test_the_zhipu_key_is_read_once_from_secrets_manager(platform: Any, unique: str) -> None:
+    from claw_ai.zhipu import _key_from_secret, with_zhipu_key
     from claw_common.aws import aws_client
     from claw_common.settings import get_settings
-    from claw_common.zhipu_key import _key_from_secret, with_zhipu_key
 
     # Given the key stored as the template expects it: a secret with {"api_key": ...}
     secrets = aws_client("secretsmanager")

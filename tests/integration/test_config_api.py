@@ -253,7 +253,7 @@ def _exercise_secret(platform: Any, db: Any, key: str, secret: str) -> None:
     assert any(key in i["detail"]["revealed_keys"] for i in exports.json["items"])
 
     # The reader decrypts it for other functions
-    from claw_common.config_reader import get_config
+    from claw_common.config.reader import get_config
 
     assert get_config(key) == {"api_key": secret + "2"}
 
@@ -310,7 +310,7 @@ def test_export_then_import_round_trips_sensitive_values_without_revealing_them(
     item["description"] = "rotated"
     resp = invoke_config(platform, "POST", "/configs/import", body={"items": doc["items"]})
     assert resp.status == 200 and resp.json["updated"] == [key], resp.body
-    from claw_common.config_reader import get_config
+    from claw_common.config.reader import get_config
 
     assert wait_for(lambda: get_config(key) == "tok-" + unique, timeout=10)
 
@@ -322,8 +322,8 @@ def test_concurrent_writers_of_one_version_exactly_one_wins(platform: Any, uniqu
 
     def write(n: int) -> int:
         start.wait(timeout=10)
+        from claw_common.auth.caller import Caller
         from claw_common.errors import Conflict
-        from claw_common.security import Caller
         from config_app.models import ConfigUpdate
         from config_app.service import update_config
 
@@ -341,7 +341,7 @@ def test_concurrent_writers_of_one_version_exactly_one_wins(platform: Any, uniqu
 
 
 def test_reader_sees_changes_within_seconds_and_survives_a_redis_outage(platform: Any, unique: str) -> None:
-    from claw_common.config_reader import get_config
+    from claw_common.config.reader import get_config
 
     key = f"test.reader_{unique}"
     assert get_config(key) is None
@@ -355,8 +355,8 @@ def test_reader_sees_changes_within_seconds_and_survives_a_redis_outage(platform
     # Redis down: the reader answers from the database instead of failing
     import os
 
-    from claw_common.cache import get_redis
-    from claw_common.config_reader import forget_local
+    from claw_common.config.reader import forget_local
+    from claw_common.data.cache import get_redis
     from claw_common.settings import get_settings
 
     good = os.environ["REDIS_URL"]
@@ -364,7 +364,7 @@ def test_reader_sees_changes_within_seconds_and_survives_a_redis_outage(platform
         os.environ["REDIS_URL"] = "redis://127.0.0.1:1/0"
         get_settings.cache_clear()
         get_redis.cache_clear()
-        from claw_common import config_reader
+        from claw_common.config import reader as config_reader
 
         config_reader._set_if_newer_script.cache_clear()
         forget_local()

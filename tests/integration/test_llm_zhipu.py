@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from claw_ai.llm import ChatMessage, Completion, Passage, StreamDelta, ZhipuProvider
+from claw_ai.tokens import count_messages, count_tokens
 from claw_common.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from claw_common.llm import ChatMessage, Completion, Passage, StreamDelta, ZhipuProvider
-from claw_common.tokens_count import count_messages, count_tokens
 from tests.fakes.zhipu_fake import ZhipuFake
 
 CHAT = "/chat/completions"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from claw_common.migrate import apply_migrations, load_migrations
+from claw_common.data.migrate import apply_migrations, load_migrations
 
 
 def test_migrations_are_recorded_in_order_and_reapplying_changes_nothing(db: Any) -> None:

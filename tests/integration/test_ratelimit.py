@@ -12,9 +12,9 @@ import pytest
 from fastapi import APIRouter
 from mangum import Mangum
 
-from claw_common.api import create_app
+from claw_common.http.app import create_app
 from claw_common.observability import metrics
-from claw_common.ratelimit import (
+from claw_common.ratelimit.limiter import (
     Bucket,
     LimitSpec,
     RateLimiter,
@@ -108,7 +108,7 @@ def test_idle_buckets_expire(limiter: RateLimiter) -> None:
 
 
 def test_tiers_differ_as_configured(limiter: RateLimiter) -> None:
-    from claw_common.security import Caller
+    from claw_common.auth.caller import Caller
 
     policy = policy_from_values(
         {"rate_limit.tiers": {"free": {"per_minute": 1, "burst": 3}, "pro": {"per_minute": 1, "burst": 6}}}

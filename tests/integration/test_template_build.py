@@ -74,9 +74,31 @@ def test_sam_build_produces_every_function_and_the_layer(tmp_path: Path) -> None
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for fn in ("AuthorizerFunction", "AuthFunction", "ChatFunction", "ConfigFunction", "IngestFunction"):
+    functions = ("AuthorizerFunction", "AuthFunction", "ChatFunction", "KnowledgeFunction", "ConfigFunction")
+    for fn in (*functions, "IngestFunction", "MigrationFunction"):
         assert (build_dir / fn).is_dir(), fn
-    layer = build_dir / "CommonLayer" / "python"
-    assert (layer / "claw_common" / "migrations" / "0001_extensions.sql").exists()
-    assert (layer / "psycopg").is_dir() and (layer / "pydantic").is_dir()
+    core = build_dir / "CommonLayer" / "python"
+    assert (core / "claw_common" / "data" / "migrations" / "0001_extensions.sql").exists()
+    assert (core / "psycopg").is_dir() and (core / "pydantic").is_dir()
+    # Layers by weight: FastAPI only in the HTTP layer, the AI stack only in the AI layer.
+    assert not (core / "fastapi").exists() and not (core / "numpy").exists()
+    assert (build_dir / "HttpLayer" / "python" / "fastapi").is_dir()
+    assert (build_dir / "AiLayer" / "python" / "claw_ai").is_dir()
     assert (build_dir / "IngestFunction" / "pypdf").is_dir()
+    # The runtime's own boto3/botocore are not shipped again; compiled modules are.
+    for folder in (core, build_dir / "AiLayer" / "python", build_dir / "AuthorizerFunction"):
+        assert not (folder / "botocore").exists(), folder
+    assert list((core / "claw_common").rglob("*.cpython-312.pyc"))
+    assert (core / "pydantic" / "main.pyc").exists() and not (core / "pydantic" / "main.py").exists()
+    # The authorizer carries no layer and nothing of FastAPI, pydantic or the AI stack.
+    authorizer = build_dir / "AuthorizerFunction"
+    assert (authorizer / "claw_common" / "auth" / "tokens.py").exists()
+    for heavy in ("fastapi", "pydantic", "numpy", "zhipuai"):
+        assert not (authorizer / heavy).exists(), heavy
+
+    from infra.lambda_sizes import BUDGETS_MB, sizes
+
+    rows = {name: code + sum(layers.values()) for name, code, layers in sizes(build_dir)}
+    assert rows["AuthorizerFunction"] <= BUDGETS_MB["AuthorizerFunction"]
+    assert max(rows.values()) <= 200, rows
+    assert "AiLayer" not in dict((n, lay) for n, _, lay in sizes(build_dir))["ConfigFunction"]

@@ -217,7 +217,7 @@ def test_bad_frames_are_422_error_frames(
 
 
 def test_an_account_disabled_after_connecting_gets_401(alice: ChatUser, management: ManagementApi, db: Any) -> None:
-    from claw_common.accounts import forget_principal
+    from claw_common.auth.accounts import forget_principal
 
     conversation = new_conversation(alice)
     connection_id = new_connection_id()

@@ -6,19 +6,19 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from chat_app import logic
-from chat_app.answer_cache import cache_key
-from chat_app.rag import Source
+from claw_ai.answer_cache import cache_key
+from claw_ai.answering import ledger, pipeline
+from claw_ai.llm import ChatMessage
+from claw_ai.retrieval.sources import Source
+from claw_ai.tokens import count_messages
 from claw_common.errors import ValidationFailed
-from claw_common.llm import ChatMessage
-from claw_common.pagination import decode_cursor, encode_cursor
-from claw_common.tokens_count import count_messages
+from claw_common.http.pagination import decode_cursor, encode_cursor
 
 SOURCE = Source("doc-1", "Returns", 0, 0.8, "Returns within 30 days.", "Returns are accepted within 30 days.")
 
 
 def test_build_messages_fences_sources_after_the_system_prompt_and_ends_with_the_question() -> None:
-    messages = logic.build_messages("Be brief.", [], "Can I return it?", [SOURCE], 4000)
+    messages = pipeline.build_messages("Be brief.", [], "Can I return it?", [SOURCE], 4000)
     assert [m.role for m in messages] == ["system", "user"]
     assert messages[0].content.startswith("Be brief.\n\n")
     assert '<<<SOURCE 1 title="Returns">>>' in messages[0].content
@@ -29,7 +29,7 @@ def test_build_messages_drops_the_oldest_history_to_fit_the_budget_but_never_the
     history = []
     for n in range(40):
         history += [ChatMessage("user", f"question {n} " * 20), ChatMessage("assistant", f"answer {n} " * 20)]
-    messages = logic.build_messages("Be brief.", history, "latest?", [SOURCE], 1500)
+    messages = pipeline.build_messages("Be brief.", history, "latest?", [SOURCE], 1500)
     assert count_messages(messages) <= 1500
     assert "<<<SOURCE 1" in messages[0].content and messages[-1].content == "latest?"
     kept = messages[1:-1]
@@ -61,9 +61,9 @@ def test_cursors_round_trip_and_garbage_is_a_validation_error() -> None:
 
 
 def test_quota_resets_at_the_first_of_the_next_month_utc() -> None:
-    assert logic._next_month(date(2026, 12, 31)) == datetime(2027, 1, 1, tzinfo=UTC)
-    assert logic._next_month(date(2026, 2, 1)) == datetime(2026, 3, 1, tzinfo=UTC)
-    assert logic._month_start(date(2026, 2, 17)) == date(2026, 2, 1)
+    assert ledger.next_month(date(2026, 12, 31)) == datetime(2027, 1, 1, tzinfo=UTC)
+    assert ledger.next_month(date(2026, 2, 1)) == datetime(2026, 3, 1, tzinfo=UTC)
+    assert ledger.month_start(date(2026, 2, 17)) == date(2026, 2, 1)
 
 
 def test_sources_shown_to_clients_leave_out_the_full_text() -> None:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from claw_common.config_schema import (
+from claw_common.config.schema import (
     KNOWN_KEYS,
     IpList,
     is_valid_key,

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from claw_common.embeddings import (
+from claw_ai.embeddings import (
     CachedEmbedder,
     EmbeddingDimensionMismatch,
     HashEmbedder,

@@ -88,3 +88,28 @@ def test_every_function_with_secrets_or_s3_access_is_scoped_to_named_resources()
                     if key.endswith("Policy") and isinstance(value, dict):
                         # SAM policy templates must be given a concrete resource.
                         assert value, f"{name}: {key} without a resource"
+
+
+def _s3_actions(policies: Any) -> set[str]:
+    actions: set[str] = set()
+    for stmt in _statements(policies):
+        found = stmt.get("Action")
+        for action in found if isinstance(found, list) else [found]:
+            if isinstance(action, str) and action.startswith("s3:"):
+                actions.add(action)
+    return actions
+
+
+def test_only_the_knowledge_and_ingest_functions_touch_the_documents_bucket() -> None:
+    # Given the deployable template
+    template = load_template()
+    # When we collect every function's S3 rights
+    rights = {
+        name: _s3_actions(res["Properties"].get("Policies"))
+        for name, res in template["Resources"].items()
+        if res["Type"] == "AWS::Serverless::Function"
+    }
+    # Then only knowledge (uploads, reindex, deletes) and ingest (reads) have any, and only ingest is read-only
+    assert {name for name, actions in rights.items() if actions} == {"KnowledgeFunction", "IngestFunction"}
+    assert not {a for a in rights["IngestFunction"] if a.startswith(("s3:Put", "s3:Delete"))}
+    assert "s3:PutObject" in rights["KnowledgeFunction"]

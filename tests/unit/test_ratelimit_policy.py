@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from claw_common.ratelimit import (
+from claw_common.auth.caller import Caller
+from claw_common.ratelimit.limiter import (
     DEFAULT_IP,
     BucketState,
     Decision,
@@ -13,7 +14,6 @@ from claw_common.ratelimit import (
     policy_from_values,
     route_group_for,
 )
-from claw_common.security import Caller
 
 ALICE = Caller(user_id="42", role="user", tier="free", auth_method="jwt")
 PRO = Caller(user_id="43", role="user", tier="pro", auth_method="jwt")

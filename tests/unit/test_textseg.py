@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from claw_common.textseg import query_terms, segment_for_search, tsquery_text
+from claw_ai.textseg import query_terms, segment_for_search, tsquery_text
 
 
 def test_chinese_is_segmented_into_words_and_sub_words():

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from claw_common.tokens import (
+from claw_common.auth.tokens import (
     LEEWAY_S,
     KeyRing,
     TokenError,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from claw_common.llm import ChatMessage
-from claw_common.tokens_count import (
+from claw_ai.llm import ChatMessage
+from claw_ai.tokens import (
     MESSAGE_OVERHEAD_TOKENS,
     REPLY_PRIMING_TOKENS,
     count_messages,

@@ -38,7 +38,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from authorizer_app.config import AuthorizerConfig
-from claw_common import tokens
+from claw_common.auth import tokens
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "authorizer", utc=True)
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from authorizer_app.routes import router
-from claw_common.api import API_PREFIX, create_app, lambda_adapter
+from claw_common.http.app import API_PREFIX, create_app, lambda_adapter
 from claw_common.observability import logger, metrics, tracer
 
 app = create_app(

@@ -16,9 +16,9 @@ from typing import Any
 
 from authorizer_app.models import UserOut
 from authorizer_app.repository import ApiKeyRepository, RefreshTokenRepository
-from claw_common import accounts, tokens
-from claw_common.accounts import UserRecord, UserRepository
-from claw_common.cache_aside import CacheAside
+from claw_common.auth import accounts, tokens
+from claw_common.auth.accounts import UserRecord, UserRepository
+from claw_common.data.cache_aside import CacheAside
 from claw_common.errors import (
     Conflict,
     DependencyUnavailable,
@@ -28,8 +28,8 @@ from claw_common.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from claw_common.http.pagination import decode_cursor, encode_cursor, invalid_cursor
 from claw_common.observability import MetricUnit, logger, metrics
-from claw_common.pagination import decode_cursor, encode_cursor, invalid_cursor
 from claw_common.settings import Settings, get_settings
 
 ConnectionFactory = Callable[[], AbstractContextManager[Any]]
@@ -336,8 +336,8 @@ def key_ring() -> tokens.KeyRing:
 
 
 def auth_context() -> AuthContext:
-    from claw_common import db
-    from claw_common.cache import get_redis
+    from claw_common.data import db
+    from claw_common.data.cache import get_redis
 
     return AuthContext(connection=db.connection, redis=get_redis(), ring=key_ring(), settings=get_settings())
 

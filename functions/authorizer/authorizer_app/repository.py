@@ -1,4 +1,4 @@
-"""Plain SQL for refresh-token families and API keys (users live in ``claw_common.accounts``)."""
+"""Plain SQL for refresh-token families and API keys (users live in ``claw_common.auth.accounts``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from claw_common import tokens
+from claw_common.auth import tokens
 
 API_KEY_COLUMNS = "id::text AS id, name, prefix, created_at, last_used_at"
 

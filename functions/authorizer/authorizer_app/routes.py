@@ -23,8 +23,9 @@ from authorizer_app.models import (
     UserPage,
     UserPatch,
 )
+from claw_common.auth.caller import Caller
 from claw_common.errors import Forbidden, ValidationFailed
-from claw_common.security import Caller, current_caller, require_admin
+from claw_common.http.security import current_caller, require_admin
 
 router = APIRouter()
 CallerDep = Annotated[Caller, Depends(current_caller)]

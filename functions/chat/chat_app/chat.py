@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from chat_app import logic
+from chat_app import chat_logic, conversation_logic
 from chat_app.models import ChatRequest, ChatResponse, Message, MessageCreate, MessagePage
-from claw_common.security import Caller, current_caller
+from claw_ai.answering.pipeline import DEFAULT_DEADLINE_S
+from claw_common.auth.caller import Caller
+from claw_common.http.security import current_caller
 
 router = APIRouter(prefix="/conversations", tags=["chat"])
 CallerDep = Annotated[Caller, Depends(current_caller)]
@@ -23,15 +25,15 @@ def model_deadline_s(request: Request) -> float:
     context: Any = request.scope.get("aws.context")
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     if remaining_ms is None:
-        return logic.DEFAULT_DEADLINE_S
-    return max(MIN_DEADLINE_S, min(logic.DEFAULT_DEADLINE_S, remaining_ms() / 1000 - RESPONSE_RESERVE_S))
+        return DEFAULT_DEADLINE_S
+    return max(MIN_DEADLINE_S, min(DEFAULT_DEADLINE_S, remaining_ms() / 1000 - RESPONSE_RESERVE_S))
 
 
 @router.post(
     "/{conversation_id}/messages", status_code=201, response_model=Message, summary="Store a message (no answer)"
 )
-def add_message(conversation_id: str, body: MessageCreate, caller: CallerDep) -> dict:
-    return logic.add_message(caller, conversation_id, body)
+def add_message(conversation_id: str, body: MessageCreate, caller: CallerDep) -> Any:
+    return conversation_logic.add_message(caller, conversation_id, body)
 
 
 @router.get("/{conversation_id}/messages", response_model=MessagePage, summary="Messages, oldest first")
@@ -40,8 +42,8 @@ def list_messages(
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> dict:
-    return logic.list_messages(caller, conversation_id, limit=limit, cursor=cursor)
+) -> Any:
+    return conversation_logic.list_messages(caller, conversation_id, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -57,5 +59,5 @@ def list_messages(
         504: {"description": "The AI provider did not answer in time."},
     },
 )
-def chat(conversation_id: str, body: ChatRequest, caller: CallerDep, request: Request) -> dict:
-    return logic.chat(caller, conversation_id, body, deadline_s=model_deadline_s(request))
+def chat(conversation_id: str, body: ChatRequest, caller: CallerDep, request: Request) -> Any:
+    return chat_logic.chat(caller, conversation_id, body, deadline_s=model_deadline_s(request))

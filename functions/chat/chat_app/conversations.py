@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from chat_app import logic
+from chat_app import conversation_logic as logic
 from chat_app.models import (
     Conversation,
     ConversationCreate,
@@ -15,14 +15,15 @@ from chat_app.models import (
     ConversationType,
     ConversationUpdate,
 )
-from claw_common.security import Caller, current_caller
+from claw_common.auth.caller import Caller
+from claw_common.http.security import current_caller
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
 @router.post("", status_code=201, response_model=Conversation, summary="Create a conversation")
-def create_conversation(body: ConversationCreate, caller: CallerDep) -> dict:
+def create_conversation(body: ConversationCreate, caller: CallerDep) -> Any:
     return logic.create_conversation(caller, body)
 
 
@@ -33,19 +34,19 @@ def list_conversations(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     status: ConversationStatus | None = None,
     conversation_type: ConversationType | None = None,
-) -> dict:
+) -> Any:
     return logic.list_conversations(
         caller, limit=limit, cursor=cursor, status=status, conversation_type=conversation_type
     )
 
 
 @router.get("/{conversation_id}", response_model=Conversation, summary="One conversation")
-def get_conversation(conversation_id: str, caller: CallerDep) -> dict:
+def get_conversation(conversation_id: str, caller: CallerDep) -> Any:
     return logic.get_conversation(caller, conversation_id)
 
 
 @router.put("/{conversation_id}", response_model=Conversation, summary="Change a conversation (partial)")
-def update_conversation(conversation_id: str, body: ConversationUpdate, caller: CallerDep) -> dict:
+def update_conversation(conversation_id: str, body: ConversationUpdate, caller: CallerDep) -> Any:
     return logic.update_conversation(caller, conversation_id, body)
 
 

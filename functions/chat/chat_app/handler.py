@@ -9,10 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chat_app.chat import router as chat_router
 from chat_app.conversations import router as conversations_router
-from chat_app.knowledge_routes import router as knowledge_router
 from chat_app.usage import router as usage_router
 from chat_app.ws import handle_websocket_event, is_websocket_event
-from claw_common.api import API_PREFIX, create_app, lambda_adapter
+from claw_common.http.app import API_PREFIX, create_app, lambda_adapter
 from claw_common.observability import logger, metrics, tracer
 
 app = create_app(
@@ -23,7 +22,6 @@ app = create_app(
 app.include_router(conversations_router, prefix=API_PREFIX)
 app.include_router(chat_router, prefix=API_PREFIX)
 app.include_router(usage_router, prefix=API_PREFIX)
-app.include_router(knowledge_router, prefix=API_PREFIX)
 _asgi = lambda_adapter(app)
 
 

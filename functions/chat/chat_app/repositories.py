@@ -1,13 +1,13 @@
 """Plain-SQL repositories of conversations, messages and the usage ledger.
 
-Each takes an open psycopg connection (dict rows) from ``claw_common.db.connection()``;
+Each takes an open psycopg connection (dict rows) from ``claw_common.data.db.connection()``;
 the caller owns the transaction. Every query on tenant data filters by the owner's user id,
 so another user's id behaves exactly like a missing one. Ids are returned as text.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -195,65 +195,6 @@ class MessageRepository:
         ).fetchall()
         rows.reverse()
         return rows
-
-
-class UsageRepository:
-    """The usage ledger: tokens, cost and requests per user, UTC day and model."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-
-    def record(
-        self,
-        user_id: str,
-        model: str,
-        *,
-        prompt_tokens: int,
-        completion_tokens: int,
-        cost: Decimal,
-        cached: bool = False,
-    ) -> None:
-        """Add one request to today's (UTC) row of ``user_id`` and ``model``."""
-        self.conn.execute(
-            """INSERT INTO usage_ledger AS u (user_id, day, model, requests, cached_requests, prompt_tokens,
-                                              completion_tokens, total_tokens, cost)
-               VALUES (%s, (now() AT TIME ZONE 'UTC')::date, %s, 1, %s, %s, %s, %s, %s)
-               ON CONFLICT (user_id, day, model) DO UPDATE SET
-                   requests = u.requests + 1,
-                   cached_requests = u.cached_requests + EXCLUDED.cached_requests,
-                   prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,
-                   completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens,
-                   total_tokens = u.total_tokens + EXCLUDED.total_tokens,
-                   cost = u.cost + EXCLUDED.cost,
-                   updated_at = now()""",
-            (
-                user_id,
-                model,
-                1 if cached else 0,
-                prompt_tokens,
-                completion_tokens,
-                prompt_tokens + completion_tokens,
-                cost,
-            ),
-        )
-
-    def tokens_since(self, user_id: str, first_day: date) -> int:
-        """Tokens ``user_id`` spent from ``first_day`` (UTC) on."""
-        row = self.conn.execute(
-            "SELECT coalesce(sum(total_tokens), 0)::bigint AS total FROM usage_ledger WHERE user_id = %s AND day >= %s",
-            (user_id, first_day),
-        ).fetchone()
-        return int(row["total"])
-
-    def by_day_and_model(self, user_id: str, start: date, end: date) -> list[dict[str, Any]]:
-        """Ledger rows of ``user_id`` from ``start`` to ``end`` inclusive, oldest first."""
-        return self.conn.execute(
-            """SELECT day, model, requests, cached_requests, prompt_tokens, completion_tokens, total_tokens, cost
-                 FROM usage_ledger
-                WHERE user_id = %s AND day BETWEEN %s AND %s
-                ORDER BY day, model""",
-            (user_id, start, end),
-        ).fetchall()
 
 
 def user_tier(conn: Any, user_id: str) -> str | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from chat_app import logic
+from chat_app import usage_logic as logic
 from chat_app.models import UUID_PATTERN, UsageReport
-from claw_common.security import Caller, current_caller
+from claw_common.auth.caller import Caller
+from claw_common.http.security import current_caller
 
 router = APIRouter(tags=["usage"])
 
@@ -20,5 +21,5 @@ def usage(
     start: Annotated[date | None, Query(description="First day (UTC), default 29 days before end.")] = None,
     end: Annotated[date | None, Query(description="Last day (UTC), default today.")] = None,
     user_id: Annotated[str | None, Query(pattern=UUID_PATTERN, description="Another user (admins only).")] = None,
-) -> dict:
+) -> Any:
     return logic.usage_report(caller, user_id=user_id, start=start, end=end)

@@ -5,7 +5,8 @@ API Gateway invokes the function with WebSocket events (``requestContext.eventTy
 * ``$connect`` (CONNECT), after the REQUEST authorizer accepted ``?token=`` — the connection
   is recorded with its user (``ws_connections``); 200 lets the handshake complete.
 * ``chat`` (MESSAGE) ``{"action": "chat", "conversation_id", "message", "knowledge_base_id"?,
-  "top_k"?}`` — after the same rate limits, the same :func:`chat_app.logic.chat` as ``POST …/chat``, streamed: ``delta``
+  "top_k"?}`` — after the same rate limits, the same :func:`chat_app.chat_logic.chat` as
+  ``POST …/chat``, streamed: ``delta``
   frames as the text arrives, then ``sources``, then ``done`` with the stored message id and
   usage; any failure as one ``error`` frame (status, title, detail: the problem+json fields).
 * ``$default`` (MESSAGE with another or no action) — an ``error`` frame, 422.
@@ -22,16 +23,16 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from chat_app import logic
+from chat_app import chat_logic
 from chat_app.chat import MIN_DEADLINE_S, RESPONSE_RESERVE_S
 from chat_app.models import ChatRequest
-from chat_app.providers import ChatDeps
 from chat_app.ws_connections import ConnectionRepository
 from chat_app.ws_push import ConnectionPusher, FrameStream, management_client, management_endpoint
-from claw_common import db
+from claw_ai.answering.pipeline import DEFAULT_DEADLINE_S, AnswerDeps
+from claw_common.auth.caller import Caller, caller_from_event, verified_caller
+from claw_common.data import db
 from claw_common.errors import ClawError, Forbidden, RateLimited, Unauthorized, ValidationFailed
 from claw_common.observability import MetricUnit, emit_metric, logger, metrics
-from claw_common.security import Caller, caller_from_event, verified_caller
 
 CLOSE_RESERVE_S = 0.5
 """Time kept back at the end of an invocation: the last frames must be posted before it ends."""
@@ -66,7 +67,7 @@ def error_frame(exc: ClawError, **extra: Any) -> dict[str, Any]:
     return frame
 
 
-def handle_websocket_event(event: dict[str, Any], context: Any, *, deps: ChatDeps | None = None) -> dict[str, Any]:
+def handle_websocket_event(event: dict[str, Any], context: Any, *, deps: AnswerDeps | None = None) -> dict[str, Any]:
     """Answer one WebSocket event; the return value is the integration response API Gateway expects."""
     request_context = event.get("requestContext") or {}
     logger.append_keys(
@@ -82,7 +83,7 @@ def handle_websocket_event(event: dict[str, Any], context: Any, *, deps: ChatDep
         return {"statusCode": 500}
 
 
-def _dispatch(event: dict[str, Any], context: Any, deps: ChatDeps | None) -> dict[str, Any]:
+def _dispatch(event: dict[str, Any], context: Any, deps: AnswerDeps | None) -> dict[str, Any]:
     request_context = event.get("requestContext") or {}
     event_type = request_context.get("eventType")
     if event_type == "CONNECT":
@@ -186,7 +187,7 @@ def _check_rate_limit(caller: Caller, event: dict[str, Any]) -> None:
     A streamed question is a ``POST …/chat`` in all but transport, so it draws from the same
     buckets; like that route, it passes when Redis is down (fail open).
     """
-    from claw_common.ratelimit import ROUTE_GROUPS, RateLimiterUnavailable, get_rate_limiter, load_policy
+    from claw_common.ratelimit.limiter import ROUTE_GROUPS, RateLimiterUnavailable, get_rate_limiter, load_policy
 
     ip = str(((event["requestContext"].get("identity") or {}).get("sourceIp")) or "unknown")
     policy = load_policy()
@@ -211,13 +212,13 @@ def _deadline_s(context: Any) -> tuple[float, float]:
     """(seconds the model may take, seconds left to post the last frames)."""
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     if remaining_ms is None:
-        return logic.DEFAULT_DEADLINE_S, logic.DEFAULT_DEADLINE_S
+        return DEFAULT_DEADLINE_S, DEFAULT_DEADLINE_S
     left = remaining_ms() / 1000
-    model = max(MIN_DEADLINE_S, min(logic.DEFAULT_DEADLINE_S, left - RESPONSE_RESERVE_S))
+    model = max(MIN_DEADLINE_S, min(DEFAULT_DEADLINE_S, left - RESPONSE_RESERVE_S))
     return model, max(1.0, left - CLOSE_RESERVE_S)
 
 
-def on_chat(event: dict[str, Any], context: Any, *, deps: ChatDeps | None = None) -> dict[str, Any]:
+def on_chat(event: dict[str, Any], context: Any, *, deps: AnswerDeps | None = None) -> dict[str, Any]:
     """Stream the answer to a ``chat`` frame; what is stored and billed is exactly what ``POST …/chat`` stores."""
     pusher = _pusher(event)
     try:
@@ -231,7 +232,7 @@ def on_chat(event: dict[str, Any], context: Any, *, deps: ChatDeps | None = None
     model_deadline_s, close_deadline_s = _deadline_s(context)
     frames = FrameStream(pusher)
     try:
-        result = logic.chat(
+        result = chat_logic.chat(
             caller, action.conversation_id, action, deadline_s=model_deadline_s, deps=deps, on_delta=frames.delta
         )
     except ClawError as exc:
@@ -241,20 +242,10 @@ def on_chat(event: dict[str, Any], context: Any, *, deps: ChatDeps | None = None
         logger.exception("streamed chat failed")
         frames.frame(error_frame(ClawError("An unexpected error occurred."), conversation_id=action.conversation_id))
     else:
-        frames.frame({"type": "sources", "sources": result["sources"]})
-        frames.frame(
-            {
-                "type": "done",
-                "message_id": result["message_id"],
-                "user_message_id": result["user_message_id"],
-                "conversation_id": result["conversation_id"],
-                "model": result["model"],
-                "cached": result["cached"],
-                "usage": result["usage"],
-                "latency_ms": result["latency_ms"],
-                "created_at": result["created_at"],
-            }
-        )
+        done = result.model_dump(mode="json")
+        frames.frame({"type": "sources", "sources": done.pop("sources")})
+        done.pop("content")
+        frames.frame({"type": "done", **done})
         metrics.add_metric(name="StreamedAnswers", unit=MetricUnit.Count, value=1)
     finally:
         frames.close(close_deadline_s)

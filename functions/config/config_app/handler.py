@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from claw_common.api import API_PREFIX, create_app, lambda_adapter
+from claw_common.http.app import API_PREFIX, create_app, lambda_adapter
 from claw_common.observability import logger, metrics, tracer
-from claw_common.ratelimit_routes import router as ratelimit_router
+from claw_common.ratelimit.routes import router as ratelimit_router
 from config_app.routes import router
 
 app = create_app("CLAW.AI config", "Runtime configuration with history, rollback and audit.", "/openapi/config.json")

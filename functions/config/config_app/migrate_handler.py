@@ -36,13 +36,12 @@ def _respond(event: dict[str, Any], context: LambdaContext, status: str, reason:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from claw_common.migrate import apply_migrations, deployment_embedding_dim
-    from claw_common.settings import get_settings
+    from claw_ai.schema import migrate
 
     data: dict[str, Any] = {}
     try:
         if event.get("RequestType") in ("Create", "Update"):
-            applied = apply_migrations(get_settings().database_url.get_secret_value(), deployment_embedding_dim())
+            applied = migrate()
             data["Applied"] = ",".join(applied) or "none"
             logger.info("migrations applied", extra={"applied": applied})
         status, reason = "SUCCESS", "ok"

