@@ -58,6 +58,11 @@ def _mode_summary(rows: Sequence[dict[str, Any]], runs: int) -> dict[str, Any]:
         "auroc_top_score": mean(aurocs),
         "threshold_5pct": per_run[0][1] if per_run else best_threshold([], []),
         "latency_ms_median": latencies[len(latencies) // 2] if latencies else None,
+        "declines": {
+            "unanswerable": sum(1 for r in unanswerable if r.get("answer_declines")) / runs,
+            "answerable": sum(1 for r in answerable if r.get("answer_declines")) / runs,
+            "while_citing": sum(1 for r in rows if r.get("answer_declines") and not r["no_sources"]) / runs,
+        },
         "answer_models": sorted({str(r["model"]) for r in rows}),
     }
 
@@ -178,6 +183,11 @@ def print_summary(summary: dict[str, dict[str, Any]]) -> None:
             f"unanswerable refused {t['negatives_refused']}/{s['unanswerable']}, "
             f"answerable refused {t['positives_refused']}/{s['answerable']}"
         )
+        d = s["declines"]
+        print(
+            f"  answer declines: unanswerable {_f(d['unanswerable'], 1)}/{s['unanswerable']}, "
+            f"answerable {_f(d['answerable'], 1)}/{s['answerable']}, with sources listed {_f(d['while_citing'], 1)}"
+        )
 
 
 def markdown(
@@ -223,7 +233,10 @@ def markdown(
             f"{_f(s['latency_ms_median'], 0)} ms. Runs pooled: {s['runs']} (rates are means; counts per run; "
             "ranges in the headline are the lowest and highest run). A plain top-score threshold (run 1) that "
             f"refuses at most 5% of the answerable questions ({_f(t['threshold'], 4)}) would refuse "
-            f"{t['negatives_refused']} of {s['unanswerable']} unanswerable ones.",
+            f"{t['negatives_refused']} of {s['unanswerable']} unanswerable ones. The answer says it cannot answer "
+            f"for {_f(s['declines']['unanswerable'], 1)} of {s['unanswerable']} unanswerable and "
+            f"{_f(s['declines']['answerable'], 1)} of {s['answerable']} answerable questions; "
+            f"{_f(s['declines']['while_citing'], 1)} of those declines come with sources listed.",
             "",
         ]
     lines += ["## Machine and run", ""]

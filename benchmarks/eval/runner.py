@@ -27,6 +27,9 @@ API = "/api/v1"
 TOP_K = 5
 CONTENT_TYPES = {".txt": "text/plain", ".html": "text/html", ".csv": "text/csv", ".json": "application/json"}
 MODES = ("default", "vector", "hybrid")
+# How today's offline answerer says it cannot answer (claw_common.llm.OfflineProvider). A
+# heuristic until responses carry ``no_answer``; that field, when present, is used instead.
+DECLINE_MARKERS = ("no source matched", "没有与该问题匹配")
 
 
 @dataclass
@@ -190,6 +193,10 @@ def ask(session: Session, question: Question, mode: str) -> dict[str, Any]:
         "sources": sources,
         "answer": answer,
         "model": result.get("model"),
+        "no_answer": result.get("no_answer"),
+        "answer_declines": bool(result["no_answer"])
+        if result.get("no_answer") is not None
+        else any(m in (answer or "") for m in DECLINE_MARKERS),
         "fact_in_answer": any(contains_fact(answer, g.fact) for g in question.gold) if question.answerable else None,
         "distractor_above_gold": distractor_rank is not None and (rank is None or distractor_rank < rank),
         "latency_ms": round(latency_ms, 1),
