@@ -12,8 +12,9 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/layers/ai:$(CURDIR)/local
 STAGE ?= dev
 PYTEST_ARGS ?=
+EVAL_ARGS ?=
 
-.PHONY: help install tools dev test test-unit lint format typecheck validate build bench deploy smoke admin migrate clean
+.PHONY: help install tools dev test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
 
 help:
 	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566)"
@@ -22,6 +23,7 @@ help:
 	@echo "make validate   cfn-lint + sam validate --lint"
 	@echo "make build      sam build, then every function's unzipped size with its layers"
 	@echo "make bench      benchmarks (QUICK=1 for the quick suite)"
+	@echo "make eval       bilingual retrieval/answer evaluation -> benchmarks/results/eval.md (EVAL_ARGS=...)"
 	@echo "make deploy     sam build && sam deploy --config-env \$$STAGE (dev|prod)"
 	@echo "make smoke STACK=claw-ai-dev   post-deploy smoke test (or URL=http://127.0.0.1:3000)"
 	@echo "make admin EMAIL=... PASSWORD=...   create or promote an admin"
@@ -74,6 +76,11 @@ bench: install
 	# while the platform uses pgvector 0.5 (the peer runs fine with it).
 	$(PY) -m pip install --quiet --no-deps -r requirements-bench.txt
 	$(PY) -m benchmarks $(if $(QUICK),--quick,)
+
+# The project's own retrieval and answer evaluation (benchmarks/eval/README.md), through the
+# real local platform; EVAL_ARGS="--mode vector --json /tmp/eval.json" and so on.
+eval: install
+	$(PY) -m benchmarks.eval $(EVAL_ARGS)
 
 deploy: build
 	$(TOOLS)/bin/sam deploy --config-env $(STAGE) --template-file .aws-sam/build/template.yaml

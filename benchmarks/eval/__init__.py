@@ -1,0 +1,1 @@
+"""The bilingual retrieval and answer evaluation (``make eval``; see README.md)."""

@@ -1,0 +1,1 @@
+"""Offline prototypes judged with the evaluation's own metrics (not product code)."""
