@@ -27,7 +27,7 @@ API = "/api/v1"
 TOP_K = 5
 CONTENT_TYPES = {".txt": "text/plain", ".html": "text/html", ".csv": "text/csv", ".json": "application/json"}
 MODES = ("default", "vector", "hybrid")
-# How today's offline answerer says it cannot answer (claw_common.llm.OfflineProvider). A
+# How today's offline answerer says it cannot answer (claw_ai.llm.OfflineProvider). A
 # heuristic until responses carry ``no_answer``; that field, when present, is used instead.
 DECLINE_MARKERS = ("no source matched", "没有与该问题匹配")
 
@@ -75,7 +75,7 @@ def _promote(user_id: str) -> None:
     """Role admin, tier enterprise, straight in the database (what ``make admin`` does)."""
     import psycopg
 
-    from claw_common.accounts import forget_principal
+    from claw_common.auth.accounts import forget_principal
 
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
         conn.execute(

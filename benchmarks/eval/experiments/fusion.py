@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = json.loads(open(args.results, encoding="utf-8").read())
 
-    from claw_common.embeddings import OfflineEmbedder
-    from claw_common.textseg import query_terms, segment_for_search
+    from claw_ai.embeddings import OfflineEmbedder
+    from claw_ai.textseg import query_terms, segment_for_search
 
     questions = {q.id: q for q in load_questions()}
     keys = list(data["chunks"])  # "file#index"
