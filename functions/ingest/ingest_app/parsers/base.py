@@ -145,6 +145,34 @@ def _join_lines(lines: Iterable[str]) -> str:
     return out
 
 
+# A line that starts something of its own: a numbered clause (1.1, 第一条, Article 3), a
+# question or answer (Q:, 问：), a list-like label. Its line break is kept.
+_LINE_START = re.compile(
+    r"^(?:\d+(?:\.\d+)+\s|\d+[.、)）]\s*|第[一二三四五六七八九十百零〇\d]+[条章节款]|[一二三四五六七八九十]+、"
+    r"|(?:Article|Section|Clause)\s+\d+|[QA]\d*\s*[:：.]|[问答]\s*[:：]|[（(][一二三四五六七八九十\d]+[)）])",
+    re.IGNORECASE,
+)
+_LINE_END = re.compile(r"[。！？；：.!?;:）)」”]$")
+
+
+def _join_kept_lines(lines: Iterable[str]) -> str:
+    """Join a paragraph's lines, keeping the line breaks that carry structure.
+
+    A break stays when the line before ends a sentence or the next line opens a clause, a
+    question or a numbered item; other breaks are soft wraps and are joined as prose.
+    """
+    kept: list[list[str]] = []
+    for raw in lines:
+        line = _clean(raw)
+        if not line:
+            continue
+        if kept and not _LINE_END.search(kept[-1][-1]) and not _LINE_START.match(line):
+            kept[-1].append(line)
+        else:
+            kept.append([line])
+    return "\n".join(_join_lines(group) for group in kept)
+
+
 class _HeadingStack:
     """Tracks the current heading path while walking a document."""
 

@@ -10,6 +10,7 @@ from ingest_app.parsers.base import (
     _BlockWriter,
     _clean,
     _decode_text,
+    _join_kept_lines,
     _join_lines,
     _ParseResult,
     _render_row,
@@ -63,7 +64,7 @@ def _parse_markdown(data: bytes, filename: str, limits: ParseLimits) -> _ParseRe
     def flush() -> None:
         nonlocal paragraph, kind
         if paragraph:
-            text = "\n".join(paragraph) if kind == "list_item" else _join_lines(paragraph)
+            text = "\n".join(paragraph) if kind == "list_item" else _join_kept_lines(paragraph)
             out.add(_md_inline(text), kind)
         paragraph, kind = [], "paragraph"
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ingest_app.parsers.base import (
+    _LINE_END,
     DocumentRejected,
     ParseLimits,
     _BlockWriter,
@@ -19,14 +20,38 @@ from ingest_app.parsers.base import (
 # --------------------------------------------------------------------------- TXT / JSON
 
 
+HEADING_MAX_CHARS = 40
+
+
+def _heading_like(line: str) -> bool:
+    """A short line without sentence punctuation that names what follows (``一、产品参数``, ``2. Distance``)."""
+    return len(line) <= HEADING_MAX_CHARS and not _LINE_END.search(line) and "，" not in line and ", " not in line
+
+
 def _parse_txt(data: bytes, filename: str, limits: ParseLimits) -> _ParseResult:
+    """Plain text: paragraphs split on blank lines, line breaks inside them kept.
+
+    A first paragraph that is one short line is the title; a paragraph whose first line is
+    a short label (``一、产品参数``, ``2. Distance``, ``Encryption``) followed by text makes
+    that line a section heading, so each section is chunked on its own.
+    """
     text = _decode_text(data).replace("\r\n", "\n").replace("\r", "\n")
     out = _BlockWriter()
-    for paragraph in re.split(r"\n[ \t\u3000]*\n", text):
+    title: str | None = None
+    for n, paragraph in enumerate(re.split(r"\n[ \t\u3000]*\n", text)):
+        lines = [line for line in (_clean(x) for x in paragraph.split("\n")) if line]
+        if not lines:
+            continue
+        if n == 0 and len(lines) == 1 and _heading_like(lines[0]):
+            title = lines[0]
+            out.heading(title, 1)
+            continue
+        if len(lines) > 1 and _heading_like(lines[0]):
+            out.heading(lines[0], 2)
+            lines = lines[1:]
         # Line breaks inside a paragraph are kept: in plain text they often matter (addresses, lists).
-        cleaned = "\n".join(line for line in (_clean(x) for x in paragraph.split("\n")) if line)
-        out.add(cleaned)
-    return None, out.blocks, None
+        out.add("\n".join(lines))
+    return title, out.blocks, None
 
 
 def _parse_json(data: bytes, filename: str, limits: ParseLimits) -> _ParseResult:
