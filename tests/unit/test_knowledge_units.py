@@ -7,7 +7,7 @@ import pytest
 from claw_ai.retrieval.retriever import snippet_of
 from ingest_app.logic import parse_kb_key, sequencer_is_older
 from ingest_app.parsers import limits_for_tier
-from knowledge_app.logic import TIER_MAX_BYTES, safe_filename
+from knowledge_app.common import TIER_MAX_BYTES, safe_filename
 
 
 def test_kb_keys_give_the_knowledge_base_and_the_file_name() -> None:
