@@ -12,7 +12,8 @@ from chat_app.models import ChatRequest, ConversationCreate
 from claw_ai.answer_cache import AnswerCache
 from claw_ai.answering import pipeline
 from claw_ai.answering.pipeline import AnswerDeps
-from claw_ai.llm import OfflineProvider, ZhipuProvider
+from claw_ai.llm import ZhipuProvider
+from claw_ai.offline_answer import OfflineProvider
 from claw_ai.retrieval.sources import Source
 from claw_common.auth.caller import Caller
 from claw_common.data.cache import get_redis

@@ -11,10 +11,8 @@ import pytest
 
 from claw_ai.llm import (
     FENCE_PREAMBLE,
-    OFFLINE_MODEL,
     ChatMessage,
     Completion,
-    OfflineProvider,
     Passage,
     StreamDelta,
     ZhipuProvider,
@@ -22,6 +20,7 @@ from claw_ai.llm import (
     get_llm_provider,
     stream_pieces,
 )
+from claw_ai.offline_answer import OFFLINE_MODEL, OfflineProvider
 from claw_ai.tokens import count_messages, count_tokens
 from claw_common.settings import Settings
 
@@ -85,21 +84,44 @@ def test_best_match_comes_first() -> None:
 @pytest.mark.parametrize(
     ("question", "context", "expected"),
     [
-        ("退货政策是什么？", [], "未配置语言模型，知识库中也没有与该问题匹配的资料"),
-        ("退货政策是什么？", None, "未配置语言模型，知识库中也没有与该问题匹配的资料"),
-        ("What is the refund policy?", [], "No language model is configured and no source matched"),
-        (
-            "What is the capital of France?",
-            [RETURNS, WARRANTY],
-            "No language model is configured and no source matched",
-        ),
-        ("今天天气怎么样？", [WARRANTY], "未配置语言模型，知识库中也没有与该问题匹配的资料"),
+        ("退货政策是什么？", [], "未配置语言模型，也没有可供参考的知识库资料"),
+        ("退货政策是什么？", None, "未配置语言模型，也没有可供参考的知识库资料"),
+        ("What is the refund policy?", [], "No language model is configured and there are no knowledge base sources"),
     ],
 )
-def test_no_passages_or_nothing_relevant_says_so_plainly(question, context, expected) -> None:
+def test_no_passages_says_so_plainly(question, context, expected) -> None:
     completion = OfflineProvider().complete(ask(question), model="glm-4", context=context)
     assert completion.content.startswith(expected)
     assert "[" not in completion.content
+
+
+def test_passages_without_shared_words_are_quoted_not_declined() -> None:
+    # Given a passage that retrieval found relevant but shares no word with the question (cross-lingual)
+    # When an English question is asked
+    text = OfflineProvider().answer_text("Can I send it back within a week?", [RETURNS])
+
+    # Then the best-ranked passage's leading sentence is quoted with its citation, and nothing says "no source"
+    assert "「" not in text and '"本店支持七天无理由退货。" [1]' in text
+    assert "no source" not in text.lower() and "cannot" not in text.lower()
+
+
+def test_heading_line_and_faq_question_are_not_quoted_the_answer_is() -> None:
+    # Given an FAQ chunk: the heading line first, then question/answer pairs
+    faq = Passage(
+        title="订单与支付常见问题",
+        text="订单与支付常见问题 > 付款\n可以分期付款吗？\n可以，订单满 600 元可选 3 期或 6 期免息分期。\n"
+        "支持哪些付款方式？\n支持微信支付、支付宝和银行卡。",
+        source_id="faq#0",
+    )
+
+    # When the question paraphrases the first FAQ question
+    text = OfflineProvider().answer_text("能分期付款吗？", [faq])
+
+    # Then the answer's line is quoted first, never the heading or the question itself
+    first = text.splitlines()[1]
+    assert "600 元" in first and "[1]" in first
+    assert "订单与支付常见问题 > 付款" not in text
+    assert "「可以分期付款吗？」" not in text
 
 
 def test_usage_is_counted_with_the_token_counter() -> None:

@@ -26,8 +26,10 @@ from chat_app.models import ChatRequest, ChatResponse
 from chat_app.repositories import ConversationRepository, MessageRepository
 from claw_ai import runtime_config
 from claw_ai.answering.ledger import UsageRepository
+from claw_ai.answering.no_answer import kb_no_answer_message
 from claw_ai.answering.pipeline import (
     AnswerDeps,
+    Grounding,
     OnDelta,
     build_messages,
     default_deps,
@@ -101,6 +103,7 @@ def chat(
     try:
         kb_id = request.knowledge_base_id or conversation["knowledge_base_id"]
         sources: list[Source] = []
+        grounding: Grounding | None = None
         if kb_id:
             with db.connection() as conn:
                 sources = list(
@@ -108,6 +111,7 @@ def chat(
                         conn, owner_id=caller.user_id, kb_ids=[kb_id], question=question, top_k=request.top_k
                     )
                 )
+                grounding = Grounding(question, kb_no_answer_message(conn, caller.user_id, [kb_id]))
         history = [ChatMessage(role=r["role"], content=r["content"]) for r in history_rows]
         messages = build_messages(
             conversation["system_prompt"] or runtime_config.default_system_prompt(),
@@ -124,7 +128,10 @@ def chat(
             deps=deps,
             deadline_s=deadline_s,
             on_delta=on_delta,
+            grounding=grounding,
         )
+        if answer.no_answer:
+            sources = []
         with db.connection() as conn:
             messages_repo = MessageRepository(conn)
             reply = messages_repo.add(
@@ -177,4 +184,5 @@ def chat(
         usage=answer.usage_out(),
         latency_ms=answer.latency_ms,
         created_at=reply["created_at"],
+        no_answer=answer.no_answer,
     )
