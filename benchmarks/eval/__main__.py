@@ -52,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         help="ingest into this many fresh knowledge bases and ask everything in each (default 3): hybrid "
         "ranking ties are broken by random document ids, so single runs differ by a few questions",
     )
+    parser.add_argument(
+        "--keep-old-versions",
+        action="store_true",
+        help="don't mark the old policy and price list versions as superseded (they stay searchable)",
+    )
     parser.add_argument("--json", dest="json_out", help="write every per-question result to this file")
     parser.add_argument(
         "--output",
@@ -117,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 chunk_texts: dict[str, str] = {}
                 for run in range(max(1, args.repeat)):
                     t0 = time.perf_counter()
-                    session = ingest(client, headers, docs)
+                    session = ingest(client, headers, docs, supersede=not args.keep_old_versions)
                     seconds[f"ingest, run {run + 1} (all documents ready)"] = time.perf_counter() - t0
                     t0 = time.perf_counter()
                     answers = ask_all(session, questions, modes)

@@ -84,8 +84,27 @@ def _promote(user_id: str) -> None:
     forget_principal(user_id=user_id)
 
 
-def ingest(client: httpx.Client, headers: dict[str, str], docs: list[CorpusDocument], timeout: float = 300) -> Session:
-    """A fresh knowledge base with every document, ingested and read back chunk by chunk."""
+SUPERSEDED = {
+    "return-policy-2023.md": "return-policy-2025.md",
+    "warranty-2022.md": "warranty-2025.md",
+    "price-list-2024.csv": "price-list-2025.csv",
+}
+"""Old versions in the corpus and the document that replaces each: what an owner marks with
+``PATCH …/documents/{old}`` ``{"superseded_by": new}`` (unless ``--keep-old-versions``)."""
+
+
+def ingest(
+    client: httpx.Client,
+    headers: dict[str, str],
+    docs: list[CorpusDocument],
+    timeout: float = 300,
+    *,
+    supersede: bool = True,
+) -> Session:
+    """A fresh knowledge base with every document, ingested and read back chunk by chunk.
+
+    With ``supersede`` the old versions (``SUPERSEDED``) are then marked as replaced, through the API.
+    """
     kb = _check(
         client.post(f"{API}/knowledge", json={"name": "eval", "description": "make eval"}, headers=headers), 201
     )
@@ -117,6 +136,18 @@ def ingest(client: httpx.Client, headers: dict[str, str], docs: list[CorpusDocum
         if time.monotonic() > deadline:
             raise RuntimeError(f"documents not ready after {timeout:.0f}s")
         time.sleep(0.5)
+
+    if supersede:
+        for old, new in SUPERSEDED.items():
+            if old in doc_ids and new in doc_ids:
+                _check(
+                    client.patch(
+                        f"{API}/knowledge/{kb_id}/documents/{doc_ids[old]}",
+                        json={"superseded_by": doc_ids[new]},
+                        headers=headers,
+                    ),
+                    200,
+                )
 
     chunks: dict[tuple[str, int], str] = {}
     for doc_id in doc_ids.values():
