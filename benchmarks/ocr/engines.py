@@ -136,7 +136,7 @@ class IngestSeam(Candidate):
     """What ships: ``ingest_app.ocr.default_engine()`` (decode, hand-over, reading order, filters included)."""
 
     def __init__(self) -> None:
-        super().__init__("ingest seam (default)", "", "functions/ingest/ingest_app/ocr.py")
+        super().__init__("ingest seam (default)", "", "functions/ingest/ingest_app/ocr/")
 
     def available(self) -> str | None:
         from benchmarks._common import add_code_paths

@@ -154,7 +154,7 @@ def engine_footprint(package: str, extra: tuple[str, ...] = ()) -> list[Wheel]:
 
 # What the Lambda runtime provides and the build strips from packages (infra/build_lambda.py).
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
-# What the OCR seam (functions/ingest/ingest_app/ocr.py) needs besides the engine itself.
+# What the OCR seam (functions/ingest/ingest_app/ocr/) needs besides the engine itself.
 SEAM_NEEDS = ("pillow", "pypdfium2")
 
 
