@@ -1,0 +1,1 @@
+"""OCR engine benchmark: generated bilingual pages; accuracy, speed and size per engine."""
