@@ -15,7 +15,7 @@ from pathlib import Path
 from cfnlint.decode import cfn_yaml
 
 LAMBDA_LIMIT_MB = 250
-BUDGETS_MB = {"AuthorizerFunction": 40, "IngestFunction": 200, "MigrationFunction": 200}
+BUDGETS_MB = {"AuthorizerFunction": 40, "IngestFunction": 200, "MigrationFunction": 200, "OcrFunction": 200}
 """Budgets by function; any other function: API_BUDGET_MB."""
 API_BUDGET_MB = 200
 

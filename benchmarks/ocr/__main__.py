@@ -40,7 +40,7 @@ PDF_DPI = 200
 TOKEN = re.compile(r"E\d{4}|[¥$][\d,]+\.\d\d|CL\d{8}|400-\d{3}-\d{4}|\d+\.\d+\.\d+")
 
 CHOICE = """\
-## Choice: faster-paddle *tiny* (bundled PP-OCRv6 tiny models), behind `ingest_app.ocr.OcrEngine`
+## Choice: faster-paddle *tiny* (bundled PP-OCRv6 tiny models), behind `ocr_app.engines.OcrEngine`
 
 Measured on the tables above (figures move by ±20 % between runs: the machine is shared):
 

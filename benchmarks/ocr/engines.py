@@ -133,7 +133,7 @@ class Tesseract(Candidate):
 
 
 class IngestSeam(Candidate):
-    """What ships: ``ingest_app.ocr.default_engine()`` (decode, hand-over, reading order, filters included)."""
+    """What ships: ``ocr_app.engines.default_engine()`` (decode, hand-over, reading order, filters included)."""
 
     def __init__(self) -> None:
         super().__init__("ingest seam (default)", "", "functions/ingest/ingest_app/ocr/")
@@ -143,13 +143,13 @@ class IngestSeam(Candidate):
 
         add_code_paths()
         try:
-            import ingest_app.ocr  # noqa: F401
+            import ocr_app.engines  # noqa: F401
         except ImportError as exc:
             return str(exc)
         return None
 
     def load(self) -> None:
-        from ingest_app.ocr import default_engine
+        from ocr_app.engines import default_engine
 
         self.engine = default_engine()
         self.name = f"ingest seam ({self.engine.name}-{getattr(self.engine, 'model_size', '')})".replace("-)", ")")

@@ -14,7 +14,7 @@ from typing import Any
 
 from claw_local.lambda_runtime import LocalLambdas
 from claw_local.services import Services, apply_dummy_aws_env, start_services
-from claw_local.sqs import QueueInfo, SqsEventSource, create_resources
+from claw_local.sqs import QueueInfo, SqsEventSource, create_resources, queue_env
 from claw_local.template import ROOT, LocalStack, load_local_stack
 
 log = logging.getLogger("claw_local")
@@ -133,10 +133,7 @@ class LocalPlatform:
         self.queues = create_resources(
             self.stack, aws_client("s3"), aws_client("sqs"), self.visibility_timeout_override
         )
-        for spec in self.stack.queues.values():
-            if spec.dlq:
-                os.environ["INGEST_QUEUE_URL"] = self.queues[spec.logical_id].url
-                os.environ["INGEST_DLQ_URL"] = self.queues[spec.dlq].url
+        os.environ.update(queue_env(self.stack, self.queues))
         from claw_local.kms import ensure_config_key
 
         # Sensitive config values are sealed under this key (ConfigKey in the template).

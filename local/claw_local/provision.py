@@ -20,7 +20,7 @@ if __package__ in (None, ""):
     # this folder off sys.path (its platform.py would shadow the standard library's).
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from claw_local.sqs import create_resources
+from claw_local.sqs import create_resources, queue_env
 from claw_local.template import load_local_stack
 
 
@@ -41,12 +41,7 @@ def provision(endpoint_url: str, stage: str, region: str) -> dict[str, str]:
     account = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]
     stack = load_local_stack({"Stage": stage}, region=region, account_id=account)
     queues = create_resources(stack, s3, sqs)
-    env = {"DOCUMENTS_BUCKET": stack.bucket_name}
-    for spec in stack.queues.values():
-        if spec.dlq:
-            env["INGEST_QUEUE_URL"] = queues[spec.logical_id].url
-            env["INGEST_DLQ_URL"] = queues[spec.dlq].url
-    return env
+    return {"DOCUMENTS_BUCKET": stack.bucket_name, **queue_env(stack, queues)}
 
 
 def main() -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -70,6 +71,21 @@ def create_resources(
                 Bucket=stack.bucket_name, NotificationConfiguration={"QueueConfigurations": queue_configs}
             )
     return infos
+
+
+def queue_env(stack: LocalStack, queues: dict[str, QueueInfo]) -> dict[str, str]:
+    """``<NAME>_QUEUE_URL`` / ``<NAME>_DLQ_URL`` of every queue with a dead-letter queue.
+
+    Named after the logical id (``IngestQueue`` -> ``INGEST_QUEUE_URL``, ``OcrQueue`` ->
+    ``OCR_QUEUE_URL``), as the template passes them to the functions with ``!Ref``.
+    """
+    env: dict[str, str] = {}
+    for spec in stack.queues.values():
+        if spec.dlq:
+            name = re.sub(r"(?<!^)(?=[A-Z])", "_", spec.logical_id.removesuffix("Queue")).upper()
+            env[f"{name}_QUEUE_URL"] = queues[spec.logical_id].url
+            env[f"{name}_DLQ_URL"] = queues[spec.dlq].url
+    return env
 
 
 def sqs_batch_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:

@@ -109,7 +109,9 @@ def test_only_the_knowledge_and_ingest_functions_touch_the_documents_bucket() ->
         for name, res in template["Resources"].items()
         if res["Type"] == "AWS::Serverless::Function"
     }
-    # Then only knowledge (uploads, reindex, deletes) and ingest (reads) have any, and only ingest is read-only
-    assert {name for name, actions in rights.items() if actions} == {"KnowledgeFunction", "IngestFunction"}
-    assert not {a for a in rights["IngestFunction"] if a.startswith(("s3:Put", "s3:Delete"))}
+    # Then only knowledge (uploads, reindex, deletes), ingest and OCR (reads) have any; ingest and OCR only read
+    touching = {name for name, actions in rights.items() if actions}
+    assert touching == {"KnowledgeFunction", "IngestFunction", "OcrFunction"}
+    for reader in ("IngestFunction", "OcrFunction"):
+        assert not {a for a in rights[reader] if a.startswith(("s3:Put", "s3:Delete"))}
     assert "s3:PutObject" in rights["KnowledgeFunction"]

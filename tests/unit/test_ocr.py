@@ -1,7 +1,7 @@
 """OCR seam: bilingual pages rendered at test time with Debian's CJK font, read by the offline engine.
 
 Needs the apt package ``fonts-noto-cjk`` (the pages are drawn with Noto Sans CJK) and the
-pip packages of ``functions/ingest/requirements-ocr.txt``. Nothing here touches the network:
+pip packages of ``functions/ocr/requirements.txt``. Nothing here touches the network:
 the vision engine talks to the local Zhipu fake.
 """
 
@@ -15,7 +15,9 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from ingest_app.ocr import (
+from ingest_app.parsers import ParseLimits, parse_document
+from ingest_app.parsers.textlayer import has_usable_text_layer
+from ocr_app.engines import (
     FasterPaddleEngine,
     OcrEngine,
     OcrError,
@@ -23,11 +25,9 @@ from ingest_app.ocr import (
     OcrResult,
     ZhipuVisionOcr,
     default_engine,
-    has_usable_text_layer,
     iter_ocr_pdf_pages,
     ocr_image_bytes,
     ocr_pdf_pages,
-    pages_needing_ocr,
     reading_order,
 )
 from tests.fakes.zhipu_fake import ZhipuFake
@@ -199,7 +199,7 @@ def test_reading_order_puts_rows_top_to_bottom_and_left_to_right() -> None:
 def test_rapidocrlite_lite_engine_reads_the_page_offline(cjk_font: str) -> None:
     # The faster, smaller alternative (see benchmarks/results/ocr.md for its licence caveat).
     pytest.importorskip("rapidocr", reason="rapidocrlite is optional (not in requirements-ocr.txt)")
-    from ingest_app.ocr import RapidOcrLiteEngine
+    from ocr_app.engines import RapidOcrLiteEngine
 
     result = RapidOcrLiteEngine().recognise(render_page(PAGE_ONE, cjk_font))
     assert char_accuracy("\n".join(PAGE_ONE), result.text) >= 0.97, result.text
@@ -273,19 +273,40 @@ def test_the_text_layer_detector_tells_text_pages_from_scanned_ones(cjk_font: st
     scanned = image_only_pdf([render_page(PAGE_ONE, cjk_font), scan])
     mixed = _mixed_pdf(PAGE_ONE, scan)
 
-    # Then only the pages without a usable text layer are sent to OCR
-    assert pages_needing_ocr(text_only) == []
-    assert pages_needing_ocr(scanned) == [1, 2]
-    assert pages_needing_ocr(mixed) == [2]
-    # and the scanned page of the mixed PDF reads as page 2
+    # When ingest's parser reads them
+    def parse(pdf: bytes, ocr_text: dict[int, str] | None = None):
+        return parse_document(pdf, "manual.pdf", "application/pdf", ParseLimits(), ocr_text)
+
+    # Then only the pages without a usable text layer wait for OCR
+    assert parse(text_only).ocr_missing == []
+    assert parse(scanned).ocr_missing == [1, 2]
+    waiting = parse(mixed)
+    assert waiting.ocr_pages == [2] and waiting.ocr_missing == [2]
+    assert {block.page for block in waiting.blocks} == {1}  # the text layer is kept meanwhile
+    # and the scanned page of the mixed PDF reads as page 2, then joins page 1 in page order
     (page,) = ocr_pdf_pages(mixed, [2], dpi=150)
     assert page.page == 2 and "E2048" in squeeze(page.text)
+    done = parse(mixed, {2: page.text})
+    assert done.ocr_missing == [] and done.parser == "pypdf+ocr"
+    pages = [block.page for block in done.blocks]
+    assert pages == sorted(pages) and pages[-1] == 2
+    assert any("E2048" in squeeze(block.text) for block in done.blocks if block.page == 2)
+
+
+def test_scanned_pages_over_the_ocr_limit_are_refused_before_any_ocr(cjk_font: str) -> None:
+    from ingest_app.parsers import DocumentRejected
+
+    scanned = image_only_pdf([render_page(PAGE_ONE, cjk_font)] * 3)
+    with pytest.raises(DocumentRejected) as caught:
+        parse_document(scanned, "scan.pdf", "application/pdf", ParseLimits(max_ocr_pages=2))
+    assert caught.value.code == "too_many_pages"
+    assert "3 scanned pages" in caught.value.reason and "limit is 2" in caught.value.reason
 
 
 def test_an_encrypted_pdf_fails_as_encrypted() -> None:
     locked = encrypt_pdf(make_pdf([list(PAGE_ONE)]), user_password="secret")
     with pytest.raises(OcrError) as caught:
-        pages_needing_ocr(locked)
+        ocr_pdf_pages(locked, [1])
     assert caught.value.code == "encrypted"
 
 

@@ -161,13 +161,37 @@ def test_pdf_over_the_page_limit_is_rejected():
     assert "3 pages" in caught.value.reason
 
 
-def test_pdf_without_a_text_layer_is_rejected_as_empty():
-    data = make_pdf([[]])  # a blank page: what a scan without OCR looks like to us
+def test_pdf_without_a_text_layer_waits_for_ocr_and_is_empty_when_ocr_reads_nothing():
+    data = make_pdf([[]])  # a blank page: what a scan looks like to the text extractor
+
+    waiting = parse_document(data, "scan.pdf", None, LIMITS)
+    assert waiting.ocr_pages == [1] and waiting.ocr_missing == [1] and waiting.blocks == []
 
     with pytest.raises(DocumentRejected) as caught:
-        parse_document(data, "scan.pdf", None, LIMITS)
-
+        parse_document(data, "scan.pdf", None, LIMITS, {1: ""})
     assert caught.value.code == "empty"
+
+
+@pytest.mark.parametrize(
+    ("head", "filename", "content_type"),
+    [
+        (b"\x89PNG\r\n\x1a\n", "photo.png", None),
+        (b"\xff\xd8\xff\xe0", "IMG_0001.JPG", "image/jpeg"),
+        (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "scan", "image/webp"),
+    ],
+)
+def test_png_jpeg_and_webp_are_images_read_by_ocr(head, filename, content_type):
+    parsed = parse_document(head + b"\x01" * 64, filename, content_type, LIMITS)
+    assert (parsed.file_type, parsed.parser, parsed.ocr_missing) == ("image", "ocr", [1])
+
+    read = parse_document(head + b"\x01" * 64, filename, content_type, LIMITS, {1: "退货政策\nReturns within 7 days."})
+    assert read.ocr_missing == [] and any("退货政策" in b.text for b in read.blocks)
+
+
+def test_a_file_named_png_that_is_not_an_image_is_corrupt():
+    with pytest.raises(DocumentRejected) as caught:
+        parse_document(b"just some text", "photo.png", None, LIMITS)
+    assert caught.value.code == "corrupt"
 
 
 def test_magic_bytes_win_over_a_wrong_extension():
@@ -471,7 +495,7 @@ def test_oversized_file_is_rejected_before_parsing():
 @pytest.mark.parametrize(
     ("data", "filename"),
     [
-        (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "photo.png"),
+        (b"GIF89a" + b"\0" * 64, "animation.gif"),
         (b"MZ\x90\0" + b"\0" * 64, "setup.exe"),
         (b"\x00\x01\x02binary\x00", "blob.bin"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, "old.doc"),

@@ -15,13 +15,18 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from claw_common.observability import MetricUnit, logger, metrics, tracer
+from claw_common.ocr_messages import OcrCompleted
+from ingest_app.assemble import process_ocr_completed
 from ingest_app.logic import process_object_event
 from ingest_app.models import S3EventNotification, S3NotificationSqsRecord
 
 
 def handle_record(record: S3NotificationSqsRecord) -> None:
-    """Process every S3 event in one SQS record (S3 sends one per message)."""
+    """Process every S3 event in one SQS record (S3 sends one per message), or assemble after OCR."""
     notification = record.body
+    if isinstance(notification, OcrCompleted):
+        process_ocr_completed(notification)
+        return
     if not isinstance(notification, S3EventNotification):
         logger.info("skipping s3:TestEvent", extra={"message_id": record.messageId})
         return

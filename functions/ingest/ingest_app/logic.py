@@ -36,6 +36,7 @@ from typing import Any
 
 from claw_common.data import db
 from claw_common.observability import MetricUnit, emit_metric, logger, metrics, tracer
+from ingest_app import ocr_handoff as ocr
 from ingest_app import repository as repo
 from ingest_app.models import S3EventRecord
 from ingest_app.objects import RetryableIngestError, download, head_object
@@ -49,7 +50,7 @@ KB_KEY = re.compile(r"^kb/([0-9a-fA-F-]{36})/(.+)$")
 class IngestOutcome:
     """What happened to one S3 event record (logged, and asserted by tests)."""
 
-    action: str  # ingested | failed | skipped | removed
+    action: str  # ingested | failed | skipped | removed | ocr (waiting for OCR)
     reason: str = ""
     document_id: str | None = None
     chunks: int = 0
@@ -62,6 +63,9 @@ class IngestDeps:
     s3: Any
     embedder: Any
     limits_for: Callable[[str], ParseLimits]
+    sqs: Any = None
+    ocr_queue_url: str | None = None
+    ocr_pages_per_message: int = 10
 
 
 @lru_cache(maxsize=1)
@@ -72,8 +76,16 @@ def get_ingest_deps() -> IngestDeps:
     from claw_common.data.cache import get_redis
     from claw_common.settings import get_settings
 
-    embedder = CachedEmbedder(get_embedder(get_settings()), RedisVectorCache(get_redis()))
-    return IngestDeps(s3=aws_client("s3"), embedder=embedder, limits_for=limits_for_owner_tier)
+    settings = get_settings()
+    embedder = CachedEmbedder(get_embedder(settings), RedisVectorCache(get_redis()))
+    return IngestDeps(
+        s3=aws_client("s3"),
+        embedder=embedder,
+        limits_for=limits_for_owner_tier,
+        sqs=aws_client("sqs"),
+        ocr_queue_url=settings.ocr_queue_url,
+        ocr_pages_per_message=settings.ocr_pages_per_message,
+    )
 
 
 def limits_for_owner_tier(tier: str) -> ParseLimits:
@@ -284,7 +296,12 @@ def _ingest_locked(
         stage = "downloading the file"
         data = download(deps.s3, document["s3_bucket"], key, identity["version_id"], limits.max_bytes)
         stage = "parsing the file"
-        chunks, parsed = parse_and_chunk(data, document, head, limits)
+        source = ocr.source_version(identity)
+        ocr_text, ocr_errors = ocr.ocr_texts(conn, document_id, source), ocr.ocr_errors(conn, document_id, source)
+        chunks, parsed = parse_and_chunk(data, document, head, limits, ocr_text, ocr_errors)
+        if parsed.ocr_missing:
+            stage = "sending pages to OCR"
+            return _send_to_ocr(conn, deps, document, identity, parsed)
         stage = "embedding"
         vectors = embed(deps.embedder, [c.text for c in chunks])
         search_texts = segment([c.text for c in chunks])
@@ -312,6 +329,7 @@ def _ingest_locked(
                     "sequencer": identity["sequencer"],
                 },
             )
+            ocr.record_ocr_pages(conn, document_id, source=source, pages=len(parsed.ocr_pages))
         conn.commit()
     except DocumentRejected as exc:
         conn.rollback()
@@ -335,6 +353,32 @@ def _ingest_locked(
     metrics.add_metric(name="DocumentsIngested", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ChunksWritten", unit=MetricUnit.Count, value=len(chunks))
     return IngestOutcome("ingested", "", document_id, len(chunks))
+
+
+def _send_to_ocr(
+    conn: Any, deps: IngestDeps, document: dict[str, Any], identity: dict[str, Any], parsed: Any
+) -> IngestOutcome:
+    done = len(parsed.ocr_pages) - len(parsed.ocr_missing)
+    document_id = str(document["id"])
+    if not deps.ocr_queue_url:
+        raise DocumentRejected(
+            "the document needs OCR (scanned pages or an image), which this deployment does not have",
+            code="unsupported_type",
+        )
+    with conn.transaction():
+        ocr.start_ocr(conn, document_id, source=ocr.source_version(identity), total=len(parsed.ocr_pages), done=done)
+    conn.commit()
+    messages = ocr.enqueue_ocr(
+        deps.sqs,
+        deps.ocr_queue_url,
+        document=document,
+        identity=identity,
+        file_type=parsed.file_type,
+        pages=parsed.ocr_missing,
+        pages_per_message=deps.ocr_pages_per_message,
+    )
+    metrics.add_metric(name="OcrPagesQueued", unit=MetricUnit.Count, value=len(parsed.ocr_missing))
+    return IngestOutcome("ocr", f"{len(parsed.ocr_missing)} pages sent to OCR in {messages} messages", document_id)
 
 
 def _mark_failed_best_effort(conn: Any, document_id: str, reason: str) -> None:

@@ -1,5 +1,5 @@
 """Parser models of what reaches the ingest function: SQS records whose body is an S3
-event notification (or S3's one-off ``s3:TestEvent``)."""
+event notification (or S3's one-off ``s3:TestEvent``), or ``OcrCompleted`` from the OCR function."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
 from pydantic import BaseModel, Field
+
+from claw_common.ocr_messages import OcrCompleted
 
 
 class S3BucketRef(BaseModel):
@@ -52,6 +54,6 @@ class S3TestEvent(BaseModel):
 
 
 class S3NotificationSqsRecord(SqsRecordModel):
-    """An SQS record whose body is an S3 notification."""
+    """An SQS record whose body is an S3 notification, or the OCR function's "all pages read"."""
 
-    body: Json[S3EventNotification | S3TestEvent]  # type: ignore[assignment]
+    body: Json[S3EventNotification | S3TestEvent | OcrCompleted]  # type: ignore[assignment]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from claw_common.observability import MetricUnit, logger, metrics
@@ -16,16 +17,26 @@ CHUNK_OVERLAP_TOKENS = 60
 
 
 def parse_and_chunk(
-    data: bytes, document: dict[str, Any], head: dict[str, Any], limits: ParseLimits
+    data: bytes,
+    document: dict[str, Any],
+    head: dict[str, Any],
+    limits: ParseLimits,
+    ocr_text: Mapping[int, str] | None = None,
+    ocr_errors: Sequence[str] = (),
 ) -> tuple[list[Chunk], Any]:
+    """Chunks of the parsed file; none while pages still wait for OCR (``parsed.ocr_missing``)."""
     if len(data) > limits.max_bytes:
         raise DocumentRejected(f"file is too large: more than {limits.max_bytes / 1048576:.0f} MB", code="too_large")
     try:
-        parsed = parse_document(data, document["filename"], head["content_type"], limits)
+        parsed = parse_document(data, document["filename"], head["content_type"], limits, ocr_text)
+        if parsed.ocr_missing:
+            return [], parsed
         chunks = chunk_document(
             parsed, max_tokens=CHUNK_MAX_TOKENS, overlap_tokens=CHUNK_OVERLAP_TOKENS, title=document["title"]
         )
-    except DocumentRejected:
+    except DocumentRejected as exc:
+        if exc.code == "empty" and ocr_errors:
+            raise DocumentRejected(f"no text could be read by OCR: {ocr_errors[0]}", code="empty") from exc
         raise
     except Exception as exc:
         logger.exception("parser crashed", extra={"document_id": str(document["id"])})

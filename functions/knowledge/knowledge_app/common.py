@@ -32,6 +32,8 @@ ingest function enforces it again from the object's HEAD, and config ``ingest.li
 overrides both."""
 SUPPORTED_EXTENSIONS = frozenset(
     {"pdf", "docx", "xlsx", "xlsm", "csv", "tsv", "html", "htm", "xhtml", "md", "markdown", "txt", "text", "json"}
+    # Pictures of documents, read by OCR (as are PDF pages without a text layer).
+    | {"png", "jpg", "jpeg", "webp"}
 )
 KB_PREFIX = "kb/"
 
@@ -97,7 +99,8 @@ def require_supported(filename: str) -> None:
         raise UnsupportedMediaType(
             f"Files of type '.{ext}' cannot be ingested. Supported: " + ", ".join(sorted(SUPPORTED_EXTENSIONS)) + "."
             if ext
-            else "The file name needs an extension (.pdf, .docx, .xlsx, .csv, .html, .md, .txt or .json)."
+            else "The file name needs an extension (.pdf, .docx, .xlsx, .csv, .html, .md, .txt, .json, "
+            ".png, .jpg or .webp)."
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -123,6 +123,11 @@ class DocumentUpdate(Validity):
     title: str | None = Field(None, min_length=1, max_length=500)
 
 
+class OcrProgress(BaseModel):
+    pages_done: int = Field(description="Pages OCR has read so far.")
+    pages_total: int = Field(description="Pages of the document that need OCR.")
+
+
 class Document(BaseModel):
     id: str
     knowledge_base_id: str
@@ -136,6 +141,13 @@ class Document(BaseModel):
     file_type: str | None = None
     size: int | None = None
     content_type: str | None = None
+    page_count: int | None = Field(None, description="Pages of a PDF.")
+    ocr_pages: int = Field(
+        0, description="Pages of the ingested text read by OCR (scanned PDF pages, or 1 for an image)."
+    )
+    ocr_progress: OcrProgress | None = Field(
+        None, description="While scanned pages are being read: pages done of the pages that need OCR."
+    )
     created_at: datetime
     updated_at: datetime
     ingested_at: datetime | None = None
@@ -143,6 +155,17 @@ class Document(BaseModel):
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     in_force: bool = Field(True, description="False when superseded or outside its validity period: not searched.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ocr_progress(cls, data: Any) -> Any:
+        # The row's counters become ocr_progress while the document waits for OCR.
+        if isinstance(data, dict) and "ocr_pages_total" in data:
+            data = dict(data)
+            total, done = data.pop("ocr_pages_total") or 0, data.pop("ocr_pages_done") or 0
+            if data.get("status") == "processing" and total and data.get("ocr_progress") is None:
+                data["ocr_progress"] = {"pages_done": min(done, total), "pages_total": total}
+        return data
 
 
 class DocumentPage(BaseModel):

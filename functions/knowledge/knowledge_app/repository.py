@@ -10,6 +10,7 @@ _KB_COLUMNS = """kb.id::text AS id, kb.name, kb.description, kb.no_answer_messag
 
 _DOC_COLUMNS = """id::text AS id, kb_id::text AS knowledge_base_id, title, filename, status, error, error_code,
     chunk_count, token_count, parser, file_type, size, content_type, s3_bucket, s3_key,
+    page_count, ocr_pages, ocr_pages_done, ocr_pages_total,
     created_at, updated_at, ingested_at, superseded_by::text AS superseded_by, valid_from, valid_until,
     (superseded_by IS NULL AND (valid_from IS NULL OR valid_from <= now())
      AND (valid_until IS NULL OR valid_until > now())) AS in_force"""

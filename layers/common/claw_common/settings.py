@@ -36,6 +36,25 @@ class Settings(BaseSettings):
     documents_bucket: str | None = Field(None, alias="DOCUMENTS_BUCKET", description="Bucket holding documents.")
     ingest_queue_url: str | None = Field(None, alias="INGEST_QUEUE_URL")
     ingest_dlq_url: str | None = Field(None, alias="INGEST_DLQ_URL")
+    ocr_queue_url: str | None = Field(
+        None, alias="OCR_QUEUE_URL", description="Queue of the OCR function (scanned pages and images)."
+    )
+    ocr_pages_per_message: int = Field(
+        10, alias="OCR_PAGES_PER_MESSAGE", ge=1, le=100, description="Pages ingest sends to OCR per queue message."
+    )
+    ocr_engine: Literal["faster-paddle-tiny", "faster-paddle-small", "zhipu-vision"] = Field(
+        "faster-paddle-tiny",
+        alias="OCR_ENGINE",
+        description="Engine of the OCR function; the config key ingest.ocr overrides it.",
+    )
+    ocr_time_margin_s: float = Field(
+        30.0,
+        alias="OCR_TIME_MARGIN_S",
+        ge=0,
+        le=600,
+        description="The OCR function stops reading pages when less than this is left of its time, "
+        "and queues the rest.",
+    )
 
     config_kms_key_id: str | None = Field(
         None, alias="CONFIG_KMS_KEY_ID", description="KMS key (id, ARN or alias) sealing sensitive config values."

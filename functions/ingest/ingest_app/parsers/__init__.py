@@ -14,7 +14,7 @@ Nothing here touches the network: HTML is parsed, never rendered or fetched.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ingest_app.parsers.base import (
     MB,
@@ -30,7 +30,7 @@ from ingest_app.parsers.detect import detect_file_type
 from ingest_app.parsers.docx import _parse_docx
 from ingest_app.parsers.html import _parse_html
 from ingest_app.parsers.markdown import _parse_markdown
-from ingest_app.parsers.pdf import _parse_pdf
+from ingest_app.parsers.pdf import _parse_pdf, _pdf_paragraphs, parse_pdf_pages
 from ingest_app.parsers.sheets import _parse_csv, _parse_xlsx
 from ingest_app.parsers.text import _parse_json, _parse_txt
 
@@ -45,6 +45,7 @@ _PARSER_NAMES = {
     "markdown": "markdown",
     "txt": "text",
     "json": "json",
+    "image": "ocr",
 }
 
 
@@ -61,8 +62,19 @@ __all__ = [
 ]
 
 
-def parse_document(data: bytes, filename: str, content_type: str | None, limits: ParseLimits) -> ParsedDocument:
+def parse_document(
+    data: bytes,
+    filename: str,
+    content_type: str | None,
+    limits: ParseLimits,
+    ocr_text: Mapping[int, str] | None = None,
+) -> ParsedDocument:
     """Parse one uploaded file into structured blocks.
+
+    Images and PDF pages without a usable text layer are read by OCR, in another function:
+    their text comes in ``ocr_text`` (1-based page -> text; an image is page 1). Pages that
+    need OCR and have no text yet are listed in ``ocr_missing`` and the document is returned
+    without them (the caller waits for OCR instead of chunking).
 
     Raises ``DocumentRejected`` (with ``code`` and a readable ``reason``) for files that are
     too large, empty, encrypted, corrupt, zip bombs, over the page/row limits, or of an
@@ -78,9 +90,16 @@ def parse_document(data: bytes, filename: str, content_type: str | None, limits:
 
     file_type = detect_file_type(data, filename, content_type)
     fallback_title = _stem(filename)
-    parse = _PARSERS[file_type]
+    ocr_text = ocr_text or {}
+    ocr_pages: list[int] = []
     try:
-        title, blocks, pages = parse(data, filename, limits)
+        if file_type == "pdf":
+            title, blocks, pages, ocr_pages = parse_pdf_pages(data, limits, ocr_text)
+        elif file_type == "image":
+            title, pages, ocr_pages = None, None, [1]
+            blocks = [Block(paragraph) for paragraph in _pdf_paragraphs(ocr_text.get(1, ""))]
+        else:
+            title, blocks, pages = _PARSERS[file_type](data, filename, limits)
     except DocumentRejected:
         raise
     except RecursionError as exc:
@@ -89,15 +108,19 @@ def parse_document(data: bytes, filename: str, content_type: str | None, limits:
         raise DocumentRejected("the document is too large to process", code="too_large") from exc
 
     blocks = [b for b in blocks if b.text.strip()]
-    if not blocks:
-        hint = " (a scanned PDF has no text layer; OCR is not supported)" if file_type == "pdf" else ""
+    missing = [page for page in ocr_pages if page not in ocr_text]
+    if not blocks and not missing:
+        hint = " (OCR found no text on its scanned pages)" if ocr_pages else ""
         raise DocumentRejected(f"no text could be extracted from the document{hint}", code="empty")
+    parser = _PARSER_NAMES[file_type]
     return ParsedDocument(
         title=(title or "").strip() or fallback_title,
         file_type=file_type,
-        parser=_PARSER_NAMES[file_type],
+        parser=f"{parser}+ocr" if ocr_pages and file_type == "pdf" else parser,
         blocks=blocks,
         page_count=pages,
+        ocr_pages=ocr_pages,
+        ocr_missing=missing,
     )
 
 

@@ -53,6 +53,8 @@ class ParseLimits:
     max_uncompressed_bytes: int = 200 * MB
     max_compression_ratio: float = 100.0
     max_zip_entries: int = 10_000
+    max_ocr_pages: int = 50
+    """Pages without a text layer (scans, images) one document may send to OCR (~1 s each)."""
 
 
 # Tier limits. The page limits keep one document's parse well inside the ingest Lambda's
@@ -60,9 +62,15 @@ class ParseLimits:
 # presigned upload of that tier may send; enterprise documents up to 200 MB still fit the
 # Lambda's memory because only one is parsed at a time.
 _TIER_LIMITS: dict[str, ParseLimits] = {
-    "free": ParseLimits(max_bytes=10 * MB, max_pages=200, max_rows=50_000, max_uncompressed_bytes=200 * MB),
-    "pro": ParseLimits(max_bytes=50 * MB, max_pages=1000, max_rows=200_000, max_uncompressed_bytes=500 * MB),
-    "enterprise": ParseLimits(max_bytes=200 * MB, max_pages=5000, max_rows=1_000_000, max_uncompressed_bytes=1500 * MB),
+    "free": ParseLimits(
+        max_bytes=10 * MB, max_pages=200, max_rows=50_000, max_uncompressed_bytes=200 * MB, max_ocr_pages=50
+    ),
+    "pro": ParseLimits(
+        max_bytes=50 * MB, max_pages=1000, max_rows=200_000, max_uncompressed_bytes=500 * MB, max_ocr_pages=500
+    ),
+    "enterprise": ParseLimits(
+        max_bytes=200 * MB, max_pages=5000, max_rows=1_000_000, max_uncompressed_bytes=1500 * MB, max_ocr_pages=2000
+    ),
 }
 
 
@@ -102,6 +110,10 @@ class ParsedDocument:
     parser: str
     blocks: list[Block]
     page_count: int | None = None
+    ocr_pages: list[int] = field(default_factory=list)
+    """1-based pages read by OCR (PDF pages without a usable text layer; 1 for an image)."""
+    ocr_missing: list[int] = field(default_factory=list)
+    """Those of ``ocr_pages`` whose OCR text was not given yet: the document waits for OCR."""
 
 
 # --------------------------------------------------------------------------- shared helpers

@@ -30,6 +30,10 @@ _EXTENSIONS = {
     "text": "txt",
     "log": "txt",
     "json": "json",
+    "png": "image",
+    "jpg": "image",
+    "jpeg": "image",
+    "webp": "image",
 }
 _CONTENT_TYPES = {
     "application/pdf": "pdf",
@@ -43,13 +47,15 @@ _CONTENT_TYPES = {
     "text/x-markdown": "markdown",
     "text/plain": "txt",
     "application/json": "json",
+    "image/png": "image",
+    "image/jpeg": "image",
+    "image/jpg": "image",
+    "image/webp": "image",
 }
 _LEGACY_EXTENSIONS = {"doc", "xls", "ppt", "rtf", "odt", "ods", "pages", "numbers", "pptx", "wps", "et"}
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _BINARY_MAGICS = (
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
+    (b"GIF8", "a GIF image (PNG, JPEG and WebP images are read by OCR)"),
     (b"\x1f\x8b", "a gzip archive"),
     (b"7z\xbc\xaf", "a 7z archive"),
     (b"Rar!", "a RAR archive"),
@@ -61,6 +67,10 @@ _BINARY_MAGICS = (
 def _extension(filename: str) -> str:
     name = filename.rsplit("/", 1)[-1]
     return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def _is_ocr_image(data: bytes) -> bool:
+    return data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
 def _zip_kind(data: bytes) -> str | None:
@@ -87,6 +97,13 @@ def detect_file_type(data: bytes, filename: str, content_type: str | None = None
         claimed = _CONTENT_TYPES.get(content_type.split(";", 1)[0].strip().lower())
 
     head = data[:8]
+    if _is_ocr_image(data):
+        # PNG, JPEG and WebP are read by OCR whatever they are called.
+        return "image"
+    if claimed == "image":
+        raise DocumentRejected(
+            f"the file is named .{ext or 'image'} but is not a PNG, JPEG or WebP image", code="corrupt"
+        )
     if head.startswith(b"%PDF-") or (b"%PDF-" in data[:1024] and claimed in (None, "pdf")):
         return "pdf"
     if head.startswith(b"PK\x03\x04"):

@@ -1,10 +1,10 @@
-"""PDF: text per page, the outline as headings."""
+"""PDF: text per page, the outline as headings; pages without a usable text layer are left to OCR."""
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ingest_app.parsers.base import (
@@ -15,11 +15,25 @@ from ingest_app.parsers.base import (
     _join_lines,
     _ParseResult,
 )
+from ingest_app.parsers.textlayer import has_usable_text_layer
 
 # --------------------------------------------------------------------------- PDF
 
 
 def _parse_pdf(data: bytes, filename: str, limits: ParseLimits) -> _ParseResult:
+    title, blocks, page_count, _ = parse_pdf_pages(data, limits, {})
+    return title, blocks, page_count
+
+
+def parse_pdf_pages(
+    data: bytes, limits: ParseLimits, ocr_text: Mapping[int, str]
+) -> tuple[str | None, list[Any], int, list[int]]:
+    """Title, blocks, page count, and the 1-based pages without a usable text layer.
+
+    Those pages take their text from ``ocr_text`` (page -> OCR text) when it has them; the
+    others keep their text layer. More such pages than ``limits.max_ocr_pages`` reject the
+    document before any OCR starts.
+    """
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
 
@@ -59,22 +73,32 @@ def _parse_pdf(data: bytes, filename: str, limits: ParseLimits) -> _ParseResult:
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
         title = None
 
-    out = _BlockWriter()
-    failed_pages = 0
-    for index, page in enumerate(reader.pages):
-        for level, text in outline.get(index, ()):
-            out.heading(text, level, page=index + 1)
+    texts: list[str | None] = []
+    for page in reader.pages:
         try:
-            text = page.extract_text() or ""
+            texts.append(page.extract_text() or "")
         except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, ZeroDivisionError):
             # One broken content stream should not lose the rest of the document.
-            failed_pages += 1
-            continue
-        for paragraph in _pdf_paragraphs(text):
-            out.add(paragraph, page=index + 1)
-    if failed_pages == page_count:
+            texts.append(None)
+    if all(text is None for text in texts):
         raise DocumentRejected("PDF is corrupt: no page could be read", code="corrupt")
-    return title or out.first_heading, out.blocks, page_count
+    needs_ocr = [number for number, text in enumerate(texts, start=1) if not has_usable_text_layer(text)]
+    if len(needs_ocr) > limits.max_ocr_pages:
+        raise DocumentRejected(
+            f"PDF has {len(needs_ocr)} scanned pages without a text layer that would need OCR, "
+            f"the limit is {limits.max_ocr_pages} per document",
+            code="too_many_pages",
+        )
+
+    out = _BlockWriter()
+    for index, text in enumerate(texts):
+        for level, heading in outline.get(index, ()):
+            out.heading(heading, level, page=index + 1)
+        if index + 1 in ocr_text and index + 1 in needs_ocr:
+            text = ocr_text[index + 1]
+        for paragraph in _pdf_paragraphs(text or ""):
+            out.add(paragraph, page=index + 1)
+    return title or out.first_heading, out.blocks, page_count, needs_ocr
 
 
 def _pdf_outline(reader: Any) -> dict[int, list[tuple[int, str]]]:

@@ -12,7 +12,7 @@ import ipaddress
 import json
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -105,6 +105,9 @@ class IngestLimit(_Strict):
 
     max_bytes: PositiveInt
     max_pages: PositiveInt
+    max_ocr_pages: PositiveInt | None = Field(
+        None, description="Scanned pages (no text layer) or images one document may send to OCR."
+    )
 
 
 class IngestLimits(_Strict):
@@ -113,6 +116,15 @@ class IngestLimits(_Strict):
     free: IngestLimit
     pro: IngestLimit
     enterprise: IngestLimit
+
+
+class IngestOcr(_Strict):
+    """``ingest.ocr``: which engine reads scanned pages and images (default: the offline one)."""
+
+    engine: Literal["faster-paddle-tiny", "faster-paddle-small", "zhipu-vision"] = "faster-paddle-tiny"
+    vision_model: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        "glm-4v-flash", description="The GLM-4V model when engine is zhipu-vision (needs a Zhipu key)."
+    )
 
 
 def _network(value: str, index: int) -> str:
@@ -158,6 +170,7 @@ KNOWN_KEYS: dict[str, type[BaseModel]] = {
     "rate_limit.allow_ips": IpList,
     "rate_limit.deny_ips": IpList,
     "ingest.limits": IngestLimits,
+    "ingest.ocr": IngestOcr,
     "chat.answer_cache.ttl_s": AnswerCacheTtl,
     "chat.prompt_token_budget": PromptTokenBudget,
 }

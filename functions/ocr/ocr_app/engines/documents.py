@@ -1,22 +1,20 @@
-"""Images and PDF pages into text: the helpers the parser calls, and the text-layer test.
+"""Images and PDF pages into text.
 
-The parser OCRs only PDF pages without a usable text layer (``pages_needing_ocr``), renders
-them with pypdfium2 (``iter_ocr_pdf_pages`` stops when the caller runs out of time, so a long
-scan can continue in another invocation) and reads uploaded images with ``ocr_image_bytes``.
+The ingest function decides which PDF pages lack a usable text layer; this function renders
+those with pypdfium2 (``iter_ocr_pdf_pages`` stops when the caller runs out of time, so a long
+scan continues in another invocation) and reads uploaded images with ``ocr_image_bytes``.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ingest_app.ocr.base import OcrEngine, OcrError, OcrResult, PageText, load_image, sniff_image_format
-from ingest_app.ocr.offline import default_engine
+from ocr_app.engines.base import OcrEngine, OcrError, OcrResult, PageText, load_image, sniff_image_format
+from ocr_app.engines.offline import default_engine
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -129,56 +127,3 @@ def ocr_pdf_pages(
 ) -> list[PageText]:
     """OCR the given 1-based pages of a PDF (rendered with pypdfium2 at ``dpi``), in the order given."""
     return list(iter_ocr_pdf_pages(pdf_bytes, page_numbers, dpi=dpi, engine=engine, max_pixels=max_pixels))
-
-
-_USEFUL_CATEGORIES = ("L", "N", "P", "S")  # letters, digits, punctuation, symbols (CJK are "Lo")
-_LIGATURE_GARBAGE = re.compile(r"\(cid:\d+\)")  # what extractors print for glyphs without a Unicode map
-
-
-def has_usable_text_layer(text: str | None, *, min_chars: int = 20, min_printable_ratio: float = 0.9) -> bool:
-    """Whether a page's extracted text is real text worth keeping instead of OCR.
-
-    Usable means at least ``min_chars`` non-space characters, of which at least
-    ``min_printable_ratio`` are ordinary letters, digits, punctuation or symbols: not control
-    characters, private-use code points, U+FFFD or ``(cid:NN)`` placeholders (fonts without a
-    Unicode map extract as those). A scanned page has no text or just a page number; a page
-    whose fonts lost their encoding extracts as garbage; both are OCR'd.
-    """
-    if not text:
-        return False
-    cleaned = _LIGATURE_GARBAGE.sub("\ufffd", text)
-    visible = [ch for ch in cleaned if not ch.isspace()]
-    if len(visible) < min_chars:
-        return False
-    good = sum(1 for ch in visible if ch != "\ufffd" and unicodedata.category(ch)[0] in _USEFUL_CATEGORIES)
-    return good >= min_chars and good / len(visible) >= min_printable_ratio
-
-
-def pdf_page_texts(pdf_bytes: bytes) -> list[str]:
-    """The text layer of every page (pypdfium2's extraction; empty string for a page without one)."""
-    document = _open_pdf(pdf_bytes)
-    texts = []
-    with _PDFIUM:
-        try:
-            for index in range(len(document)):
-                page = document[index]
-                try:
-                    textpage = page.get_textpage()
-                    try:
-                        texts.append(textpage.get_text_bounded())
-                    finally:
-                        textpage.close()
-                finally:
-                    page.close()
-        finally:
-            document.close()
-    return texts
-
-
-def pages_needing_ocr(pdf_bytes: bytes, *, min_chars: int = 20, min_printable_ratio: float = 0.9) -> list[int]:
-    """1-based numbers of the pages without a usable text layer (see ``has_usable_text_layer``)."""
-    return [
-        number
-        for number, text in enumerate(pdf_page_texts(pdf_bytes), start=1)
-        if not has_usable_text_layer(text, min_chars=min_chars, min_printable_ratio=min_printable_ratio)
-    ]

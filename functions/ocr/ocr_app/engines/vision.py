@@ -8,7 +8,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from ingest_app.ocr.base import OcrError, OcrLine, OcrResult, load_image
+from ocr_app.engines.base import OcrError, OcrLine, OcrResult, load_image
 
 if TYPE_CHECKING:
     from PIL.Image import Image

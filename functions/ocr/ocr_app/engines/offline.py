@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from ingest_app.ocr.base import OcrEngine, OcrError, OcrLine, OcrResult, load_image
+from ocr_app.engines.base import OcrEngine, OcrError, OcrLine, OcrResult, load_image
 
 if TYPE_CHECKING:
     from PIL.Image import Image

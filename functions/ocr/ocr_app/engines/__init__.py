@@ -17,20 +17,19 @@ their mean confidence). Implementations:
   ``zhipuai`` SDK's chat completions, the image sent as a ``data:`` URL.
 
 Helpers: ``ocr_image_bytes`` (PNG, JPEG, WebP uploads), ``ocr_pdf_pages`` /
-``iter_ocr_pdf_pages`` (render chosen pages with pypdfium2, OCR each, stop when told), and
-``has_usable_text_layer`` / ``pages_needing_ocr`` so the parser OCRs only pages whose text
-layer is missing or garbage, keeping the text layer where it exists.
+``iter_ocr_pdf_pages`` (render chosen pages with pypdfium2, OCR each, stop when told). Which
+pages need OCR is decided by the ingest function (``ingest_app.parsers.textlayer``), which
+keeps the text layer where it exists.
 
 Untrusted input: images are size-checked from their header before they are decoded (a
 decompression bomb fails as ``OcrError(code="too_large")``), PDF pages are rendered at a
 scale capped by a pixel budget, and every library failure ends as ``OcrError`` with a
 ``code`` and a reason a user can read. Heavy imports (Pillow, pypdfium2, the engine) happen
-on first use, so the ingest cold start pays for them only when a document needs OCR.
-Engines run on one thread (the ingest Lambda has about one vCPU) and are loaded once per
-process.
+on first use. Engines run on one thread (the OCR Lambda has about one vCPU at 2 GB) and are
+loaded once per process.
 """
 
-from ingest_app.ocr.base import (
+from ocr_app.engines.base import (
     IMAGE_CONTENT_TYPES,
     MAX_IMAGE_PIXELS,
     OcrEngine,
@@ -40,17 +39,14 @@ from ingest_app.ocr.base import (
     PageText,
     load_image,
 )
-from ingest_app.ocr.documents import (
+from ocr_app.engines.documents import (
     DEFAULT_DPI,
     MAX_RENDER_PIXELS,
-    has_usable_text_layer,
     iter_ocr_pdf_pages,
     ocr_image_bytes,
     ocr_pdf_pages,
-    pages_needing_ocr,
-    pdf_page_texts,
 )
-from ingest_app.ocr.offline import (
+from ocr_app.engines.offline import (
     DEFAULT_OFFLINE_ENGINE,
     OFFLINE_ENGINES,
     FasterPaddleEngine,
@@ -58,7 +54,7 @@ from ingest_app.ocr.offline import (
     default_engine,
     reading_order,
 )
-from ingest_app.ocr.vision import ZhipuVisionOcr
+from ocr_app.engines.vision import ZhipuVisionOcr
 
 __all__ = [
     "DEFAULT_DPI",
@@ -76,12 +72,9 @@ __all__ = [
     "RapidOcrLiteEngine",
     "ZhipuVisionOcr",
     "default_engine",
-    "has_usable_text_layer",
     "iter_ocr_pdf_pages",
     "load_image",
     "ocr_image_bytes",
     "ocr_pdf_pages",
-    "pages_needing_ocr",
-    "pdf_page_texts",
     "reading_order",
 ]
