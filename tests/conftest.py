@@ -51,7 +51,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         redis_url=os.environ.get("REDIS_URL") or None,
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
         visibility_timeout_override=TEST_VISIBILITY_TIMEOUT,
-        extra_env={"CLAW_STAGE": "test", "POWERTOOLS_DEV": "false"},
+        # 3 pages per OCR message: a 5-page scan already goes through more than one OCR invocation.
+        extra_env={"CLAW_STAGE": "test", "POWERTOOLS_DEV": "false", "OCR_PAGES_PER_MESSAGE": "3"},
     )
     p.start()
     yield p
