@@ -14,8 +14,9 @@ that refuses at most 2 % of the answerable questions in-sample (0.241: 7 of 16 u
 refused, 2 of 123 answerable). Chosen on one half of each category and applied to the other
 (both ways) the same rule refused 8/16 unanswerable and 5/123 answerable; the 5 % rule
 refused 6/123 out of sample, too close to the limit for a set we have not seen. The weight
-(0.1, 0.2, 0.3 all within 0.02 on hit@3/MRR) keeps the value that separates best. Cosines of different models live on different scales, so each model has its own
-threshold; an unknown model gets none (nothing is left out).
+(0.1, 0.2, 0.3 all within 0.02 on hit@3/MRR) keeps the value that separates best. Cosines
+of different models live on different scales, so each model has its own threshold; an unknown
+model gets none (nothing is left out).
 """
 
 from __future__ import annotations
