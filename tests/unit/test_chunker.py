@@ -41,10 +41,14 @@ def body_of(chunk) -> str:
 
 RETURNS_TEXT = (
     "收到商品后七天内可以申请无理由退货，商品需保持完好、配件齐全，并附上发票；退款在仓库签收后三个工作日内原路退回。"
+    "定制商品、已激活的会员卡和拆封的耗材不支持无理由退货，质量问题除外，运费由云帆承担。"
+    "退货时请在订单页选择上门取件，快递员会在两个工作日内联系您。"
 )
 SHIPPING_TEXT = (
     "We ship worldwide from our Hangzhou warehouse. Orders placed before 4 pm leave the same day, "
-    "and tracking numbers are e-mailed as soon as the parcel is scanned by the carrier."
+    "and tracking numbers are e-mailed as soon as the parcel is scanned by the carrier. Customs duties "
+    "are shown at checkout for the European Union, the United Kingdom and Australia, so nothing is due on delivery. "
+    "Parcels that cannot be delivered are returned to us and refunded in full, shipping included."
 )
 
 
@@ -193,7 +197,7 @@ def test_deeper_headings_stay_inside_the_chunk():
 
 
 def test_markdown_document_end_to_end_respects_headings():
-    md = "# 手册\n\n## 退货\n\n" + "".join(ZH_SENTENCES[:3]) + "\n\n## Payment\n\n" + " ".join(EN_SENTENCES[:3])
+    md = "# 手册\n\n## 退货\n\n" + "".join(ZH_SENTENCES[:4]) + "\n\n## Payment\n\n" + " ".join(EN_SENTENCES[:5])
     doc = parse_document(md.encode(), "m.md", None, ParseLimits())
 
     chunks = chunk_document(doc)

@@ -549,7 +549,10 @@ def test_pdf_bookmarks_become_headings_on_their_pages():
 
 def test_markdown_text_bodies_keep_clause_lines_and_join_soft_wraps():
     # Given a pasted text body: numbered clauses on their own lines, and a hard-wrapped English sentence
-    md = "## 第一条 定义\n\n1.1 “云帆”指云帆公司\n1.2 “用户”指注册的自然人。\n\nThe device must be\nregistered before use.\n"
+    md = (
+        "## 第一条 定义\n\n1.1 “云帆”指云帆公司\n1.2 “用户”指注册的自然人。\n\n"
+        "The device must be\nregistered before use.\n"
+    )
 
     doc = parse_document(md.encode(), "terms.md", None, LIMITS)
 

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
             f"  passages below {cand:.2f} dropped: hit@1 {h1:.3f} hit@3 {h3:.3f}; "
             f"unanswerable refused {refused(neg, cand)}/{len(neg)}, answerable {refused(pos, cand)}/{len(pos)}"
         )
-    for cand in (0.28, 0.30, 0.32):
+    for cand in (round(t, 2) - 0.02, round(t, 2), round(t, 2) + 0.02):
         for margin in (0.05, 0.10, 1.0):
             h1, h3 = gate_effect(rows, cand, cand - margin)
             print(f"  top gate {cand:.2f}, passages >= top gate - {margin:.2f}: hit@1 {h1:.3f} hit@3 {h3:.3f}")

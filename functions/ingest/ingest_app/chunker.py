@@ -46,7 +46,7 @@ __all__ = ["Chunk", "chunk_document", "default_token_counter", "estimate_tokens"
 
 # A heading at this level or above closes the current chunk (unless it is a stub).
 SECTION_LEVEL = 2
-MIN_CHUNK_TOKENS = 24
+MIN_CHUNK_TOKENS = 64
 """A chunk body smaller than this is a stub: it takes the next section in, or joins the previous chunk."""
 _HEADING_SEPARATOR = " > "
 _PARAGRAPH_JOINER = "\n"

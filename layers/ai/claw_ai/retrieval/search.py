@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from claw_ai.retrieval.keywords import KeywordScorer, keyword_terms
-from claw_ai.retrieval.relevance import relevance, threshold_for
+from claw_ai.retrieval.relevance import PASSAGE_MARGIN, relevance, threshold_for
 
 __all__ = ["SearchHit", "SearchMode", "search_chunks"]
 
@@ -126,9 +126,13 @@ def search_chunks(
         ordered = sorted(scored, key=lambda s: (-s["cosine"], *_tie(s)))
     else:
         ordered = sorted(scored, key=lambda s: (-s["relevance"], -s["cosine"], *_tie(s)))
+    top = max((s["relevance"] for s in ordered), default=0.0)
     if threshold is not None:
-        ordered = [s for s in ordered if s["relevance"] >= threshold]
-    return [_hit(s, mode, threshold, vector_rank.get(s["key"]), keyword_rank.get(s["key"])) for s in ordered[:top_k]]
+        # Not covered: nothing is relevant enough. Covered: drop only the noise at the tail.
+        ordered = [s for s in ordered if s["relevance"] >= threshold - PASSAGE_MARGIN] if top >= threshold else []
+    return [
+        _hit(s, mode, threshold, top, vector_rank.get(s["key"]), keyword_rank.get(s["key"])) for s in ordered[:top_k]
+    ]
 
 
 def _tie(s: dict[str, Any]) -> tuple[str, str, int]:
