@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.auth_helpers import new_user
+from tests.conftest import wait_for
 from tests.knowledge_helpers import API, create_kb, wait_settled
 from tests.ocr_helpers import encoded, image_only_pdf, manual_page, photographed, render_page
 
@@ -157,3 +158,34 @@ def test_a_long_scan_within_the_limit_completes_through_several_invocations(
     )
     positions = [text.find(f"WC-{n:04d}") for n in range(1, 13)]
     assert all(p >= 0 for p in positions) and positions == sorted(positions), text
+
+
+def test_a_new_version_supersedes_the_ocr_of_the_old_one(platform: Any, api: Any, db: Any, s3: Any, alice: Any) -> None:
+    kb = create_kb(api, alice, "versions")
+    key = f"kb/{kb}/scans/price list.pdf"
+    bucket = platform.stack.bucket_name
+    old = image_only_pdf(
+        [render_page([f"旧价目表 Old prices page {n}", f"型号 OLD-{n}11 售价 ¥{n}99.00"]) for n in (1, 2, 3, 4)]
+    )
+    new = image_only_pdf(
+        [render_page([f"新价目表 New prices page {n}", f"型号 NEW-{n}22 售价 ¥{n}49.00"]) for n in (1, 2)]
+    )
+
+    # Given a scan, replaced by a new version right away (its OCR may be half done)
+    s3.put_object(Bucket=bucket, Key=key, Body=old, ContentType="application/pdf")
+    latest = s3.put_object(Bucket=bucket, Key=key, Body=new, ContentType="application/pdf")["VersionId"]
+
+    # Then the document ends with the new version's text, and only its pages are kept
+    def settled_on_latest() -> dict[str, Any] | None:
+        row = wait_settled(db, key=key, timeout=240)
+        return row if row["s3_version_id"] == latest else None
+
+    row = wait_for(settled_on_latest, timeout=240, interval=0.5)
+    assert row["status"] == "ready", row["error"]
+    assert row["ocr_pages"] == 2 and row["ocr_source"] == latest
+    text = " ".join(r["text"] for r in db.execute("SELECT text FROM chunks WHERE document_id = %s", (row["id"],)))
+    assert "NEW-122" in text.replace(" ", "") and "OLD-" not in text
+    versions = db.execute(
+        "SELECT DISTINCT source_version FROM document_pages WHERE document_id = %s", (row["id"],)
+    ).fetchall()
+    assert [v["source_version"] for v in versions] == [latest]
