@@ -35,12 +35,10 @@ def process_ocr_completed(message: OcrCompleted, deps: IngestDeps | None = None)
         if kb is None or document["ocr_source"] != message.source_version:
             return IngestOutcome("skipped", "OCR of an older version of the object", message.document_id)
         head = head_object(deps.s3, message.bucket, message.key)
-        identity = (
-            {"version_id": head["version_id"], "etag": head["etag"], "sequencer": None, "size": head["size"]}
-            if head
-            else None
-        )
-        if identity is None or ocr.source_version(identity) != message.source_version:
+        if head is None:
+            return IngestOutcome("skipped", "the object no longer exists", message.document_id)
+        identity = {"version_id": head["version_id"], "etag": head["etag"], "sequencer": None, "size": head["size"]}
+        if ocr.source_version(identity) != message.source_version:
             return IngestOutcome("skipped", "superseded by a newer version of the object", message.document_id)
         _lock(conn, message.document_id)
         try:
