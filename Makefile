@@ -14,11 +14,12 @@ STAGE ?= dev
 PYTEST_ARGS ?=
 EVAL_ARGS ?=
 
-.PHONY: help install tools dev test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
+.PHONY: help install system-deps tools dev test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
 
 help:
 	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566)"
 	@echo "make test       run every test (unit, integration, end-to-end, template checks)"
+	@echo "make system-deps  Debian packages the tests need (fonts-noto-cjk)"
 	@echo "make lint       ruff + mypy"
 	@echo "make validate   cfn-lint + sam validate --lint"
 	@echo "make build      sam build, then every function's unzipped size with its layers"
@@ -29,13 +30,18 @@ help:
 	@echo "make admin EMAIL=... PASSWORD=...   create or promote an admin"
 	@echo "make clean      stop nothing, wipe local data (.claw/) and build output"
 
-$(VENV)/.installed: requirements-dev.txt layers/*/requirements.txt functions/ingest/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/*/requirements.txt functions/ingest/requirements.txt functions/ocr/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
+
+# Debian packages the tests need: the CJK font the OCR tests draw scanned pages with.
+system-deps:
+	@fc-list 2>/dev/null | grep -q "Noto Sans CJK" || test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc \
+		|| { $(if $(shell command -v sudo),sudo,) apt-get update -qq && $(if $(shell command -v sudo),sudo,) apt-get install -y -qq fonts-noto-cjk; }
 
 $(TOOLS)/.installed:
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)

@@ -18,7 +18,7 @@ import traceback
 import warnings
 from pathlib import Path
 
-AREAS = ("coldstart", "latency", "ingest", "retrieval", "ratelimit")
+AREAS = ("coldstart", "latency", "ingest", "retrieval", "ratelimit", "ocr")
 
 
 def main(argv: list[str] | None = None) -> int:

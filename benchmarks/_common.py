@@ -24,6 +24,7 @@ FUNCTIONS = {
     "chat": ROOT / "functions" / "chat",
     "config": ROOT / "functions" / "config",
     "ingest": ROOT / "functions" / "ingest",
+    "ocr": ROOT / "functions" / "ocr",
 }
 
 

@@ -136,7 +136,7 @@ class IngestSeam(Candidate):
     """What ships: ``ocr_app.engines.default_engine()`` (decode, hand-over, reading order, filters included)."""
 
     def __init__(self) -> None:
-        super().__init__("ingest seam (default)", "", "functions/ingest/ingest_app/ocr/")
+        super().__init__("OCR function seam (default)", "", "functions/ocr/ocr_app/engines/")
 
     def available(self) -> str | None:
         from benchmarks._common import add_code_paths
@@ -152,7 +152,7 @@ class IngestSeam(Candidate):
         from ocr_app.engines import default_engine
 
         self.engine = default_engine()
-        self.name = f"ingest seam ({self.engine.name}-{getattr(self.engine, 'model_size', '')})".replace("-)", ")")
+        self.name = f"OCR function ({self.engine.name}-{getattr(self.engine, 'model_size', '')})".replace("-)", ")")
 
     def lines(self, png: bytes) -> list[str]:
         return [line.text for line in self.engine.recognise(png).lines]
