@@ -161,14 +161,29 @@ def test_pdf_over_the_page_limit_is_rejected():
     assert "3 pages" in caught.value.reason
 
 
-def test_pdf_without_a_text_layer_waits_for_ocr_and_is_empty_when_ocr_reads_nothing():
-    data = make_pdf([[]])  # a blank page: what a scan looks like to the text extractor
+def test_a_blank_pdf_without_pictures_is_empty_and_never_sent_to_ocr():
+    with pytest.raises(DocumentRejected) as caught:
+        parse_document(make_pdf([[]]), "blank.pdf", None, LIMITS)
+    assert caught.value.code == "empty"
 
-    waiting = parse_document(data, "scan.pdf", None, LIMITS)
+
+def test_a_short_text_page_keeps_its_text_and_is_not_sent_to_ocr():
+    parsed = parse_document(make_pdf([["Notes."]]), "notes.pdf", None, LIMITS)
+    assert parsed.ocr_pages == [] and texts(parsed.blocks) == ["Notes."]
+
+
+def test_a_scanned_pdf_page_waits_for_ocr_and_is_empty_when_ocr_reads_nothing():
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 280), "white").save(buffer, format="PDF")  # a picture, no text layer
+    scan = buffer.getvalue()
+
+    waiting = parse_document(scan, "scan.pdf", None, LIMITS)
     assert waiting.ocr_pages == [1] and waiting.ocr_missing == [1] and waiting.blocks == []
 
     with pytest.raises(DocumentRejected) as caught:
-        parse_document(data, "scan.pdf", None, LIMITS, {1: ""})
+        parse_document(scan, "scan.pdf", None, LIMITS, {1: ""})
     assert caught.value.code == "empty"
 
 

@@ -82,7 +82,13 @@ def parse_pdf_pages(
             texts.append(None)
     if all(text is None for text in texts):
         raise DocumentRejected("PDF is corrupt: no page could be read", code="corrupt")
-    needs_ocr = [number for number, text in enumerate(texts, start=1) if not has_usable_text_layer(text)]
+    # A page needs OCR when its text layer is missing or garbage and it draws a picture (a scan);
+    # a short text-only page (a cover, "Notes") keeps its text and is never sent to OCR.
+    needs_ocr = [
+        number
+        for number, (page, text) in enumerate(zip(reader.pages, texts, strict=True), start=1)
+        if not has_usable_text_layer(text) and _draws_images(page)
+    ]
     if len(needs_ocr) > limits.max_ocr_pages:
         raise DocumentRejected(
             f"PDF has {len(needs_ocr)} scanned pages without a text layer that would need OCR, "
@@ -99,6 +105,21 @@ def parse_pdf_pages(
         for paragraph in _pdf_paragraphs(text or ""):
             out.add(paragraph, page=index + 1)
     return title or out.first_heading, out.blocks, page_count, needs_ocr
+
+
+def _draws_images(page: Any) -> bool:
+    """Whether the page's resources hold an image (or a form that may wrap one); unsure → True."""
+    try:
+        resources = page.get("/Resources")
+        resources = resources.get_object() if resources is not None else None
+        xobjects = resources.get("/XObject") if resources is not None else None
+        if xobjects is None:
+            return False
+        return any(
+            xobject.get_object().get("/Subtype") in ("/Image", "/Form") for xobject in xobjects.get_object().values()
+        )
+    except Exception:  # noqa: BLE001 - a broken resource dictionary: let OCR look at the rendered page
+        return True
 
 
 def _pdf_outline(reader: Any) -> dict[int, list[tuple[int, str]]]:
