@@ -19,25 +19,15 @@ from ingest_app.parsers.base import (
 # --------------------------------------------------------------------------- PDF
 
 
-def _parse_pdf(data: bytes, filename: str, limits: ParseLimits) -> _ParseResult:
+def _open_pdf(data: bytes) -> tuple[Any, int]:
+    """The reader and its page count; encrypted or unreadable files are rejected."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
-            # Many PDFs are "encrypted" only with an owner password (print/copy restrictions)
-            # and open in any viewer; only a user password really locks the text away.
-            try:
-                opened = reader.decrypt("")
-            except (NotImplementedError, PyPdfError) as exc:
-                raise DocumentRejected(
-                    f"PDF is encrypted with an unsupported method ({exc})", code="encrypted"
-                ) from exc
-            if not opened:
-                raise DocumentRejected(
-                    "PDF is encrypted (password-protected); remove the password and upload again", code="encrypted"
-                )
+            _decrypt_with_empty_password(reader)
         page_count = len(reader.pages)
     except DocumentRejected:
         raise
@@ -45,7 +35,28 @@ def _parse_pdf(data: bytes, filename: str, limits: ParseLimits) -> _ParseResult:
         raise DocumentRejected("PDF is encrypted (password-protected)", code="encrypted") from exc
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, OSError) as exc:
         raise DocumentRejected(f"PDF is corrupt or unreadable: {exc}", code="corrupt") from exc
+    return reader, page_count
 
+
+def _decrypt_with_empty_password(reader: Any) -> None:
+    # Many PDFs are "encrypted" only with an owner password (print/copy restrictions)
+    # and open in any viewer; only a user password really locks the text away.
+    from pypdf.errors import PyPdfError
+
+    try:
+        opened = reader.decrypt("")
+    except (NotImplementedError, PyPdfError) as exc:
+        raise DocumentRejected(f"PDF is encrypted with an unsupported method ({exc})", code="encrypted") from exc
+    if not opened:
+        raise DocumentRejected(
+            "PDF is encrypted (password-protected); remove the password and upload again", code="encrypted"
+        )
+
+
+def _parse_pdf(data: bytes, filename: str, limits: ParseLimits) -> _ParseResult:
+    from pypdf.errors import PyPdfError
+
+    reader, page_count = _open_pdf(data)
     if page_count == 0:
         raise DocumentRejected("PDF has no pages", code="empty")
     if page_count > limits.max_pages:
