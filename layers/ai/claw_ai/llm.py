@@ -530,4 +530,9 @@ def get_llm_provider(settings: Settings) -> LLMProvider:
     """
     from claw_ai.zhipu import zhipu_api_key
 
-    return _provider(zhipu_api_key(settings), settings.zhipuai_base_url)
+    key = zhipu_api_key(settings)
+    if not key:
+        from claw_ai.offline_answer import offline_provider  # it imports this module's types
+
+        return offline_provider()
+    return _provider(key, settings.zhipuai_base_url)
