@@ -17,6 +17,7 @@ TEMPLATE_PATH = ROOT / "infra" / "template.yaml"
 LOCAL_ACCOUNT_ID = "123456789012"
 LOCAL_STAGE = "local"
 
+
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """The template as data, short-form intrinsics (``!Ref``, ``!Sub``…) in their long form,
     read with cfn-lint's decoder, the one ``sam validate --lint`` uses."""
