@@ -325,7 +325,7 @@ def test_concurrent_writers_of_one_version_exactly_one_wins(platform: Any, uniqu
         from claw_common.auth.caller import Caller
         from claw_common.errors import Conflict
         from config_app.models import ConfigUpdate
-        from config_app.service import update_config
+        from config_app.writes import update_config
 
         try:
             update_config(key, ConfigUpdate(value=n, version=1), 1, Caller(f"w{n}", "admin", "free", "jwt"), None)
