@@ -63,7 +63,7 @@ interface StatsDay {
 
 function NotYet({ error }: { error: unknown }): ReactNode {
   const tr = useTr();
-  if (error instanceof ApiError && (error.status === 403 || error.status === 404) && !(error.body as { detail?: string } | null)?.detail)
+  if (error instanceof ApiError && error.status === 403 && (error.body as { title?: string } | null)?.title === "MISSING_AUTHENTICATION_TOKEN")
     return <p className="notice card">{tr("Assistants are not available on this deployment yet.", "此部署尚未提供助手功能。")}</p>;
   return <ErrorBox error={error} />;
 }
