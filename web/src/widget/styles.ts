@@ -1,9 +1,11 @@
 // Everything the widget looks like, scoped to its shadow root: the host page's CSS cannot
 // reach in (`all: initial` on the host resets inherited properties too) and nothing leaks out.
 export const STYLES = `
-:host { all: initial; position: fixed; z-index: 2147483000; bottom: 20px; right: 20px;
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", sans-serif;
-  color: #1f2330; }
+:host { all: initial; position: fixed; z-index: 2147483000; bottom: 20px; right: 20px; }
+/* Font and colour are set on our own wrapper, not inherited from the host element, which the
+   page's CSS can still reach (even with !important). */
+.claw { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", sans-serif;
+  color: #1f2330; text-align: left; letter-spacing: normal; }
 :host([data-inline]) { position: static; display: block; }
 * { box-sizing: border-box; }
 button { font: inherit; cursor: pointer; }
@@ -33,8 +35,10 @@ header button { background: transparent; border: 0; color: #fff; font-size: 20px
 .sources button { border: 0; background: none; color: #3730a3; padding: 0; text-align: left; text-decoration: underline; }
 .snippet { margin: 4px 0 0; padding: 6px 8px; background: #f3f3fa; border-left: 3px solid #a5a2f5; white-space: pre-wrap; }
 .meta { display: flex; gap: 6px; margin-top: 6px; align-items: center; font-size: 12px; color: #6b6f80; }
-.meta button { border: 1px solid #d8d8e4; background: #fff; border-radius: 6px; padding: 1px 7px; }
-.meta button[aria-pressed="true"] { background: #e8e7ff; border-color: #a5a2f5; }
+.meta button { border: 1px solid #d8d8e4; background: #fff; color: #6b6f80; border-radius: 6px; padding: 2px 6px; display: inline-grid; place-items: center; }
+.meta svg { width: 14px; height: 14px; fill: currentColor; }
+.meta button[data-rating="down"] svg { transform: rotate(180deg); }
+.meta button[aria-pressed="true"] { background: #e8e7ff; border-color: #a5a2f5; color: #3730a3; }
 .suggest { display: flex; flex-wrap: wrap; gap: 6px; }
 .suggest button { border: 1px solid #c9c7f7; background: #fff; color: #3730a3; border-radius: 14px; padding: 4px 10px; font-size: 13px; }
 form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e4e4ee; background: #fff; }

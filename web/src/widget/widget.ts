@@ -68,6 +68,8 @@ const T = {
   },
 };
 
+const THUMB =
+  '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z"/></svg>';
 const ICON =
   '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>';
 
@@ -212,7 +214,7 @@ export class ClawWidget extends HTMLElement {
     this.launcher = el("button", { type: "button", class: "launcher", "aria-label": this.t.open, "aria-expanded": "false" });
     this.launcher.innerHTML = ICON;
     this.launcher.addEventListener("click", () => this.toggle(this.panel.hasAttribute("hidden")));
-    this.root.append(style, this.panel, this.launcher);
+    this.root.append(style, el("div", { class: "claw" }, this.panel, this.launcher));
   }
 
   private toggle(open: boolean): void {
@@ -291,8 +293,8 @@ export class ClawWidget extends HTMLElement {
         const b = el(
           "button",
           { type: "button", "aria-label": label, title: label, "aria-pressed": String(e.feedback === rating), "data-rating": rating },
-          rating === "up" ? "👍" : "👎",
         );
+        b.innerHTML = THUMB;
         b.addEventListener("click", () => void this.feedback(e, rating));
         meta.append(b);
       }
@@ -343,6 +345,7 @@ export class ClawWidget extends HTMLElement {
     };
     this.save();
     this.closeSocket();
+    this.wsFailed = false; // a new token may be accepted where the old one was refused
     return this.state.session;
   }
 

@@ -368,8 +368,8 @@ function VisitorConversations({ a }: { a: Assistant }): ReactNode {
               <div className="small muted">
                 {fmtDate(c.updated_at || c.created_at)}
                 {c.message_count != null && ` · ${c.message_count} ${tr("messages", "条消息")}`}
-                {!!c.feedback_up && ` · 👍 ${c.feedback_up}`}
-                {!!c.feedback_down && ` · 👎 ${c.feedback_down}`}
+                {!!c.feedback_up && ` · ${tr("helpful", "有帮助")} ${c.feedback_up}`}
+                {!!c.feedback_down && ` · ${tr("not helpful", "没帮助")} ${c.feedback_down}`}
                 {!!c.no_answer_count && ` · ${tr("no answer", "未回答")} ${c.no_answer_count}`}
                 {c.origin && ` · ${c.origin}`}
               </div>
@@ -417,7 +417,11 @@ function VisitorMessages({ a, conversationId }: { a: Assistant; conversationId: 
             <div className="meta small muted">
               {fmtDate(m.created_at)}
               {m.no_answer && ` · ${tr("no answer", "未回答")}`}
-              {rating && <span data-feedback={rating}> · {rating === "up" ? "👍" : "👎"}</span>}
+              {rating && (
+                <span data-feedback={rating} className={`badge badge-${rating === "up" ? "ready" : "failed"}`}>
+                  {rating === "up" ? tr("helpful", "有帮助") : tr("not helpful", "没帮助")}
+                </span>
+              )}
               {typeof m.feedback === "object" && m.feedback?.comment && ` · “${m.feedback.comment}”`}
               {m.tokens != null && ` · ${m.tokens} tokens`}
               {m.cost != null && ` · ${fmtCost(m.cost)}`}
@@ -473,8 +477,8 @@ function Stats({ a }: { a: Assistant }): ReactNode {
             title={tr("Feedback", "反馈")}
             labels={labels}
             series={[
-              { name: "👍", color: "#10b981" },
-              { name: "👎", color: "#ef4444" },
+              { name: tr("helpful", "有帮助"), color: "#10b981" },
+              { name: tr("not helpful", "没帮助"), color: "#ef4444" },
             ]}
             values={rows.map((r) => [r.feedback_up || 0, r.feedback_down || 0])}
           />
