@@ -13,11 +13,12 @@ export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/local
 STAGE ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: help install tools dev test test-unit lint format typecheck validate build bench deploy smoke admin migrate clean
+.PHONY: help install tools web dev test test-unit lint format typecheck validate build bench deploy smoke admin migrate clean
 
 help:
 	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566)"
-	@echo "make test       run every test (unit, integration, end-to-end, template checks)"
+	@echo "make test       run every test (unit, integration, end-to-end, browser, template checks)"
+	@echo "make web        build the console and widget.js into web/dist (npm ci + vite)"
 	@echo "make lint       ruff + mypy"
 	@echo "make validate   cfn-lint + sam validate --lint"
 	@echo "make build      sam build"
@@ -43,10 +44,19 @@ $(TOOLS)/.installed:
 
 tools: $(TOOLS)/.installed
 
-dev: install
+# The console and widget.js (web/dist), rebuilt when their sources change.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/package-lock.json web/vite.config.ts web/vite.widget.config.ts
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+web/dist/.built: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run typecheck && npm run build
+	touch $@
+web: web/dist/.built
+
+dev: install web
 	$(PY) -m claw_local
 
-test: install tools
+test: install tools web
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-unit: install
@@ -65,7 +75,7 @@ validate: install tools
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	$(TOOLS)/bin/sam validate --lint --template-file infra/template.yaml --region us-east-1
 
-build: tools
+build: tools web
 	PATH="$(PY312_DIR):$$PATH" $(TOOLS)/bin/sam build --template-file infra/template.yaml --build-dir .aws-sam/build
 
 bench: install
@@ -89,4 +99,4 @@ admin: install
 	CLAW_ADMIN_EMAIL="$(EMAIL)" CLAW_ADMIN_PASSWORD="$(PASSWORD)" $(PY) -m claw_local.admin
 
 clean:
-	rm -rf .claw .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .claw .aws-sam .pytest_cache .ruff_cache .mypy_cache web/dist

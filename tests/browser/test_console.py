@@ -186,3 +186,40 @@ def test_problem_details_are_shown_as_readable_messages(page: Any, gateway_url: 
     # the problem's detail, not a status code or JSON
     expect(alert).not_to_contain_text("{")
     expect(alert).not_to_have_text(re.compile(r"^HTTP \d+$"))
+
+
+def test_a_large_file_goes_straight_to_storage_with_a_progress_bar(
+    page: Any, gateway_url: str, steps: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    # Given a signed-in user with a knowledge base
+    page.goto(gateway_url + "/")
+    page.get_by_role("tab", name="Create account").click()
+    page.get_by_label("Email").fill(f"grace-{uuid.uuid4().hex[:8]}@example.com")
+    page.get_by_label("Password").fill("Correct-horse-9")
+    page.get_by_role("button", name="Create account", exact=True).last.click()
+    expect(page.get_by_text("No knowledge bases yet.")).to_be_visible()
+    page.get_by_label("Name").fill("Manuals")
+    page.get_by_role("button", name="Create knowledge base").click()
+    expect(page.get_by_role("heading", name="Manuals")).to_be_visible()
+
+    # When they drop a file above the 4 MB multipart limit
+    big = tmp_path / "warehouse-log.txt"
+    big.write_text("\n".join(f"Batch {i} leaves the Hangzhou warehouse within {i % 9 + 1} days." for i in range(80_000)))
+    assert big.stat().st_size > 4 * 1024 * 1024
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Choose files").click()
+    chooser.value.set_files(str(big))
+
+    # Then it is uploaded with a presigned POST straight to the bucket, not through the API
+    expect(page.locator(".uploads progress")).to_be_visible()
+    row = page.locator("tr[data-doc]", has_text="warehouse-log.txt")
+    expect(row).to_be_visible(timeout=60_000)
+    expect(row).to_contain_text("MB")
+    assert any(u.endswith("/documents/upload-url") for u in posts), posts
+    assert not any(u.endswith("/documents/upload") for u in posts), posts
+    assert any("/api/" not in u for u in posts), posts  # the storage endpoint
+    steps.shot(page, "large-upload")
