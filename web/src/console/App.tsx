@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from "react";
 import { Api } from "./api";
 import type { RuntimeConfig } from "./config";
-import { Ctx, initialLang, Link, useTr, type AppContext, type Lang, type User } from "./ui";
+import { Ctx, initialLang, Link, useApp, useTr, type AppContext, type Lang, type User } from "./ui";
 import { AuthPage } from "./pages/Auth";
 import { KnowledgeList, KnowledgeDetail } from "./pages/Knowledge";
 import { ChatPage } from "./pages/Chat";
@@ -66,28 +66,16 @@ export function App({ config }: { config: RuntimeConfig }): ReactNode {
   return <Ctx.Provider value={ctx}>{body}</Ctx.Provider>;
 }
 
-function LangSwitch(): ReactNode {
-  return <LangSwitchInner />;
-}
-
-function LangSwitchInner(): ReactNode {
+/** English ⇄ 中文; the choice is remembered, otherwise the browser's language decides. */
+export function LangSwitch(): ReactNode {
+  const { lang, setLang } = useApp();
   const tr = useTr();
   return (
-    <Ctx.Consumer>
-      {({ lang, setLang }) => (
-        <button
-          type="button"
-          className="lang"
-          onClick={() => setLang(lang === "zh" ? "en" : "zh")}
-          aria-label={tr("Switch language", "切换语言")}
-        >
-          {lang === "zh" ? "English" : "中文"}
-        </button>
-      )}
-    </Ctx.Consumer>
+    <button type="button" className="lang" onClick={() => setLang(lang === "zh" ? "en" : "zh")} aria-label={tr("Switch language", "切换语言")}>
+      {lang === "zh" ? "English" : "中文"}
+    </button>
   );
 }
-export { LangSwitch };
 
 function Shell(): ReactNode {
   const tr = useTr();
