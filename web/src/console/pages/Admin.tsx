@@ -11,10 +11,13 @@ export function UsersPage(): ReactNode {
 
   async function patch(u: User, change: Partial<Pick<User, "role" | "tier" | "is_active">>) {
     setError(null);
+    // Show the change at once; the server's answer (or the old row, on an error) replaces it.
+    list.setItems((items) => items.map((x) => (x.id === u.id ? { ...x, ...change } : x)));
     try {
       const updated = await api.request<User>("PATCH", `/users/${u.id}`, change);
       list.setItems((items) => items.map((x) => (x.id === u.id ? updated : x)));
     } catch (err) {
+      list.setItems((items) => items.map((x) => (x.id === u.id ? u : x)));
       setError(err);
     }
   }
