@@ -46,7 +46,10 @@ def _newest_mtime(paths: list[Path]) -> float:
 def _build_web() -> None:
     npm = shutil.which("npm")
     if npm is None:
-        pytest.fail("web/dist is missing and npm is not installed: install Node.js 20+ and run `cd web && npm ci && npm run build`")
+        pytest.fail(
+            "web/dist is missing and npm is not installed: install Node.js 20+, then "
+            "`cd web && npm ci && npm run build`"
+        )
     if not (WEB / "node_modules").is_dir():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)
     subprocess.run([npm, "run", "build"], cwd=WEB, check=True)
@@ -56,7 +59,13 @@ def _build_web() -> None:
 def web_dist() -> Path:
     """web/dist, built from web/src when missing or stale."""
     outputs = [DIST / "console" / "index.html", DIST / "widget.js"]
-    sources = [WEB / "src", WEB / "index.html", WEB / "package-lock.json", WEB / "vite.config.ts", WEB / "vite.widget.config.ts"]
+    sources = [
+        WEB / "src",
+        WEB / "index.html",
+        WEB / "package-lock.json",
+        WEB / "vite.config.ts",
+        WEB / "vite.widget.config.ts",
+    ]
     if not all(p.is_file() for p in outputs) or min(p.stat().st_mtime for p in outputs) < _newest_mtime(sources):
         _build_web()
     for p in outputs:

@@ -22,8 +22,20 @@ from claw_local.services import free_port
 
 ANSWER = "International orders take 7 to 14 days [1]. Returns are free within 30 days [2]."
 SOURCES = [
-    {"document_id": "d1", "title": "Shipping policy", "chunk_index": 0, "score": 0.81, "snippet": "International orders take 7 to 14 days."},
-    {"document_id": "d2", "title": "Returns", "chunk_index": 0, "score": 0.64, "snippet": "Return any unused item within 30 days."},
+    {
+        "document_id": "d1",
+        "title": "Shipping policy",
+        "chunk_index": 0,
+        "score": 0.81,
+        "snippet": "International orders take 7 to 14 days.",
+    },
+    {
+        "document_id": "d2",
+        "title": "Returns",
+        "chunk_index": 0,
+        "score": 0.64,
+        "snippet": "Return any unused item within 30 days.",
+    },
 ]
 NO_ANSWER = "Sorry, I can only answer questions about our shop. Please contact support@example.com."
 
@@ -119,7 +131,15 @@ class FakePublicApi:
                 elif self.path == f"{prefix}/chat":
                     fake.chats.append(("http", body["message"]))
                     content, sources, no_answer = fake.answer(body["message"])
-                    self._send(200, {"message_id": f"m-{uuid.uuid4().hex[:8]}", "content": content, "sources": sources, "no_answer": no_answer})
+                    self._send(
+                        200,
+                        {
+                            "message_id": f"m-{uuid.uuid4().hex[:8]}",
+                            "content": content,
+                            "sources": sources,
+                            "no_answer": no_answer,
+                        },
+                    )
                 elif self.path == f"{prefix}/feedback":
                     fake.feedback.append(body)
                     self._send(204)
@@ -176,20 +196,42 @@ class FakePublicApi:
                 frame = json.loads(raw)
                 message = frame.get("message", "")
                 if not fake.valid(token):
-                    await conn.send(json.dumps({"type": "error", "status": 401, "title": "Unauthorized", "detail": "The session has expired."}))
+                    await conn.send(
+                        json.dumps(
+                            {
+                                "type": "error",
+                                "status": 401,
+                                "title": "Unauthorized",
+                                "detail": "The session has expired.",
+                            }
+                        )
+                    )
                     continue
                 fake.chats.append(("ws", message))
                 content, sources, no_answer = fake.answer(message)
                 words = content.split(" ")
                 for i in range(0, len(words), 3):
-                    await conn.send(json.dumps({"type": "delta", "text": " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")}))
+                    await conn.send(
+                        json.dumps(
+                            {"type": "delta", "text": " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")}
+                        )
+                    )
                     await asyncio.sleep(0.15)
                     if fake.drop_next and i >= 3:
                         fake.drop_next = False
                         await conn.close()
                         return
                 await conn.send(json.dumps({"type": "sources", "sources": sources}))
-                await conn.send(json.dumps({"type": "done", "message_id": f"m-{uuid.uuid4().hex[:8]}", "no_answer": no_answer, "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "cost": 0}}))
+                await conn.send(
+                    json.dumps(
+                        {
+                            "type": "done",
+                            "message_id": f"m-{uuid.uuid4().hex[:8]}",
+                            "no_answer": no_answer,
+                            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "cost": 0},
+                        }
+                    )
+                )
 
         async def main() -> None:
             self._loop = asyncio.get_running_loop()

@@ -31,12 +31,16 @@ def admin(gateway_url: str, request: pytest.FixtureRequest) -> tuple[str, str]:
     return email, "Admin-pass-123"
 
 
-def test_an_admin_manages_users_and_rolls_back_a_config(page: Any, gateway_url: str, admin: tuple[str, str], steps: Any) -> None:
+def test_an_admin_manages_users_and_rolls_back_a_config(
+    page: Any, gateway_url: str, admin: tuple[str, str], steps: Any
+) -> None:
     from playwright.sync_api import expect
 
     admin_email, admin_password = admin
     user_email = f"lin-{uuid.uuid4().hex[:8]}@example.com"
-    httpx.post(f"{gateway_url}/api/v1/auth/register", json={"email": user_email, "password": "Correct-horse-9"}).raise_for_status()
+    httpx.post(
+        f"{gateway_url}/api/v1/auth/register", json={"email": user_email, "password": "Correct-horse-9"}
+    ).raise_for_status()
     key = f"demo.greeting.{uuid.uuid4().hex[:6]}"
 
     # Given an admin signed in
@@ -54,7 +58,9 @@ def test_an_admin_manages_users_and_rolls_back_a_config(page: Any, gateway_url: 
     expect(page.get_by_role("alert")).to_have_count(0)
     steps.shot(page, "users")
     # Then the API agrees: the account can no longer sign in
-    assert httpx.post(f"{gateway_url}/api/v1/auth/login", json={"email": user_email, "password": "Correct-horse-9"}).status_code in (401, 403)
+    assert httpx.post(
+        f"{gateway_url}/api/v1/auth/login", json={"email": user_email, "password": "Correct-horse-9"}
+    ).status_code in (401, 403)
 
     # When they create a config key and change it twice
     page.get_by_role("link", name="Runtime configuration").click()

@@ -44,9 +44,13 @@ def test_a_visitor_chats_with_the_widget_on_a_third_party_page(page: Any, fake_a
     launcher = w.locator("button.launcher")
     expect(launcher).to_be_visible()
     # The host's CSS does not reach into the widget
-    assert page.evaluate(
-        "() => getComputedStyle(document.querySelector('claw-widget').shadowRoot.querySelector('.launcher')).backgroundColor"
-    ) == "rgb(79, 70, 229)"
+    assert (
+        page.evaluate(
+            "() => getComputedStyle("
+            "document.querySelector('claw-widget').shadowRoot.querySelector('.launcher')).backgroundColor"
+        )
+        == "rgb(79, 70, 229)"
+    )
     steps.shot(page, "launcher")
 
     # When the visitor opens it: the welcome message and suggested questions
@@ -106,7 +110,9 @@ def test_a_visitor_chats_with_the_widget_on_a_third_party_page(page: Any, fake_a
     expect(_widget(page).locator(".msg.error")).to_contain_text("Connection lost")
     _widget(page).get_by_role("textbox").fill("How long does shipping take?")
     _widget(page).get_by_role("button", name="Send").click()
-    expect(_widget(page).locator(".msg.assistant[data-index]").last).to_contain_text("International orders take 7 to 14 days")
+    expect(_widget(page).locator(".msg.assistant[data-index]").last).to_contain_text(
+        "International orders take 7 to 14 days"
+    )
     steps.shot(page, "after-reconnect")
     steps.publish({"citation": "widget-citation.png", "no-answer": "widget-no-answer.png"})
 
@@ -150,7 +156,8 @@ def host_page_server(gateway_url: str) -> Iterator[Any]:
             pass
 
         def do_GET(self) -> None:
-            data = f"<!doctype html><meta charset=utf-8><title>Shop</title><h1>Example shop</h1>{state['snippet']}".encode()
+            page = f"<!doctype html><meta charset=utf-8><title>Shop</title><h1>Example shop</h1>{state['snippet']}"
+            data = page.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))

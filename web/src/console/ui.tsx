@@ -194,7 +194,7 @@ export function BarChart(props: {
   const fmt = props.format || ((v: number) => String(Math.round(v * 100) / 100));
   const W = 640;
   const H = 200;
-  const pad = { l: 48, r: 8, t: 10, b: 28 };
+  const pad = { l: 64, r: 8, t: 12, b: 34 };
   const totals = values.map((row) => row.reduce((a, b) => a + b, 0));
   const max = Math.max(1e-9, ...totals);
   const bw = (W - pad.l - pad.r) / Math.max(1, labels.length);
@@ -210,7 +210,7 @@ export function BarChart(props: {
           {[0, 0.5, 1].map((f) => (
             <g key={f}>
               <line x1={pad.l} x2={W - pad.r} y1={y(max * f)} y2={y(max * f)} stroke="#e5e7eb" />
-              <text x={pad.l - 4} y={y(max * f) + 4} textAnchor="end" fontSize="10" fill="#6b7280">
+              <text x={pad.l - 4} y={y(max * f) + 4} textAnchor="end" fontSize="15" fill="#6b7280">
                 {fmt(max * f)}
               </text>
             </g>
@@ -231,7 +231,7 @@ export function BarChart(props: {
                   ) : null;
                 })}
                 {i % step === 0 && (
-                  <text x={pad.l + i * bw + bw / 2} y={H - 10} textAnchor="middle" fontSize="10" fill="#6b7280">
+                  <text x={pad.l + i * bw + bw / 2} y={H - 12} textAnchor="middle" fontSize="15" fill="#6b7280">
                     {label.slice(5)}
                   </text>
                 )}

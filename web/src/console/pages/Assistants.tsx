@@ -350,7 +350,7 @@ function VisitorConversations({ a }: { a: Assistant }): ReactNode {
   return (
     <div className="split">
       <div>
-        <label>
+        <label className="inline">
           {tr("Show", "显示")}{" "}
           <select value={filter} onChange={(e) => setFilter(e.target.value as "" | "no_answer" | "down")}>
             <option value="">{tr("All conversations", "全部对话")}</option>
@@ -454,7 +454,7 @@ function Stats({ a }: { a: Assistant }): ReactNode {
   const rate = (r: StatsDay) => r.no_answer_rate ?? (r.questions ? (r.no_answer || 0) / r.questions : 0);
   return (
     <div>
-      <label>
+      <label className="inline">
         {tr("Period", "时间段")}{" "}
         <select value={days} onChange={(e) => setDays(Number(e.target.value))}>
           <option value={7}>7 {tr("days", "天")}</option>

@@ -69,6 +69,7 @@ class ChatSocket {
             }
           };
           ws.onclose = () => {
+            if (this.ws !== ws && opened) return; // an old socket, already replaced
             this.ws = null;
             this.opening = null;
             if (!opened) reject(new Error("refused"));
@@ -214,16 +215,25 @@ function ConversationView({ id, onDeleted }: { id: string; onDeleted: () => void
     const describe = (f: Frame & { type: "error" }) => problemMessage(f.status || 0, f);
     let streamed = false;
     const ws = socket.current;
-    if (ws && !ws.unavailable) {
+    for (let attempt = 0; ws && !ws.unavailable && !streamed && attempt < 2; attempt++) {
+      let status: number | undefined;
       try {
         await ws.ask({ conversation_id: id, message: question }, (f) => {
+          if (f.type === "error") status = f.status;
           answer = applyFrame(answer, f, describe);
           setStreaming({ question, answer });
         });
-        streamed = true;
       } catch {
         ws.unavailable = true; // the WebSocket is refused: use the REST call from now on
+        break;
       }
+      // A socket opened with a token that has since expired answers 401: reconnect with a fresh one.
+      if (answer.state === "error" && status === 401 && attempt === 0 && (await api.refresh())) {
+        ws.close();
+        answer = emptyAnswer();
+        continue;
+      }
+      streamed = true;
     }
     if (!streamed) {
       try {

@@ -50,7 +50,7 @@ export function UsagePage(): ReactNode {
     <section>
       <div className="title-row">
         <h1>{tr("Usage", "用量")}</h1>
-        <label>
+        <label className="inline">
           {tr("Period", "时间段")}{" "}
           <select value={days} onChange={(e) => setDays(Number(e.target.value))}>
             <option value={7}>7 {tr("days", "天")}</option>
