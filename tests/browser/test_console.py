@@ -227,3 +227,47 @@ def test_a_large_file_goes_straight_to_storage_and_a_failure_shows_its_reason(
     expect(row).to_have_attribute("data-status", "failed", timeout=60_000)
     expect(row.locator(".error-text")).to_contain_text("not a PDF")
     steps.shot(page, "large-upload")
+
+
+def test_an_expired_access_token_is_refreshed_once_and_the_request_retried(page: Any, gateway_url: str) -> None:
+    from playwright.sync_api import expect
+
+    # Given a signed-in user
+    page.goto(gateway_url + "/")
+    page.get_by_role("tab", name="Create account").click()
+    page.get_by_label("Email").fill(f"rot-{uuid.uuid4().hex[:8]}@example.com")
+    page.get_by_label("Password").fill("Correct-horse-9")
+    page.get_by_role("button", name="Create account", exact=True).last.click()
+    expect(page.get_by_text("No knowledge bases yet.")).to_be_visible()
+    before = page.evaluate("JSON.parse(localStorage.getItem('claw-console-tokens'))")
+
+    # When the access token no longer works (the console still believes it valid)
+    page.evaluate(
+        """() => {
+          const t = JSON.parse(localStorage.getItem('claw-console-tokens'));
+          t.access_token = 'expired.' + t.access_token.split('.').slice(1).join('.') + 'x';
+          localStorage.setItem('claw-console-tokens', JSON.stringify(t));
+        }"""
+    )
+    statuses: list[tuple[str, int]] = []
+    page.on(
+        "response", lambda r: statuses.append((r.url.split("/api/v1")[-1], r.status)) if "/api/v1" in r.url else None
+    )
+    page.reload()
+
+    # Then the console answers the 401 with one refresh, retries, and shows the page
+    expect(page.get_by_text("No knowledge bases yet.")).to_be_visible()
+    assert ("/auth/me", 401) in statuses and ("/auth/refresh", 200) in statuses, statuses
+    assert [s for s in statuses if s[0] == "/auth/refresh"] == [("/auth/refresh", 200)]
+    after = page.evaluate("JSON.parse(localStorage.getItem('claw-console-tokens'))")
+    # and the refresh token was rotated
+    assert after["refresh_token"] != before["refresh_token"]
+
+    # When they sign out, the session is gone: the sign-in form, and the old refresh token is dead
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+    assert page.evaluate("localStorage.getItem('claw-console-tokens')") is None
+    import httpx
+
+    dead = httpx.post(f"{gateway_url}/api/v1/auth/refresh", json={"refresh_token": after["refresh_token"]})
+    assert dead.status_code == 401
