@@ -226,6 +226,19 @@ def test_a_large_file_goes_straight_to_storage_and_a_failure_shows_its_reason(
     # and its status goes live to failed, with the reason
     expect(row).to_have_attribute("data-status", "failed", timeout=60_000)
     expect(row.locator(".error-text")).to_contain_text("not a PDF")
+    steps.shot(page, "failed-with-reason")
+
+    # When they reindex it, it is ingested again (and fails again, for the same reason)
+    row.get_by_role("button", name="Reindex").click()
+    expect(row).to_have_attribute("data-status", re.compile("pending|processing|failed"))
+    expect(row).to_have_attribute("data-status", "failed", timeout=60_000)
+
+    # When they delete it (and confirm), it is gone
+    page.once("dialog", lambda d: d.accept())
+    row.get_by_role("button", name="Delete").click()
+    expect(row).to_have_count(0, timeout=30_000)
+    page.reload()
+    expect(page.get_by_text("No documents yet.")).to_be_visible()
     steps.shot(page, "large-upload")
 
 

@@ -161,6 +161,14 @@ function Documents({ kbId }: { kbId: string }): ReactNode {
   const [dragging, setDragging] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [chunksOf, setChunksOf] = useState<{ doc: DocumentRow; focus?: number } | null>(null);
+  const [working, setWorking] = useState<Set<string>>(new Set()); // documents with a call in flight
+  const mark = (id: string, on: boolean) =>
+    setWorking((w) => {
+      const next = new Set(w);
+      if (on) next.add(id);
+      else next.delete(id);
+      return next;
+    });
   const [textTitle, setTextTitle] = useState("");
   const [textBody, setTextBody] = useState("");
   const fileInput = useRef<HTMLInputElement>(null);
@@ -276,22 +284,28 @@ function Documents({ kbId }: { kbId: string }): ReactNode {
 
   async function reindex(doc: DocumentRow) {
     setError(null);
+    mark(doc.id, true);
     try {
       const d = await api.request<DocumentRow>("POST", `/knowledge/${kbId}/documents/${doc.id}/reindex`);
       upsert(d && d.id ? d : { ...doc, status: "pending" });
     } catch (err) {
       setError(err);
+    } finally {
+      mark(doc.id, false);
     }
   }
 
   async function remove(doc: DocumentRow) {
     if (!confirm(tr(`Delete "${doc.title}"?`, `删除“${doc.title}”？`))) return;
     setError(null);
+    mark(doc.id, true);
     try {
       await api.request("DELETE", `/knowledge/${kbId}/documents/${doc.id}`);
       list.setItems((items) => items.filter((d) => d.id !== doc.id));
     } catch (err) {
       setError(err);
+    } finally {
+      mark(doc.id, false);
     }
   }
 
@@ -368,7 +382,7 @@ function Documents({ kbId }: { kbId: string }): ReactNode {
           </thead>
           <tbody>
             {list.items.map((d) => (
-              <tr key={d.id} data-doc={d.id} data-status={d.status}>
+              <tr key={d.id} data-doc={d.id} data-status={d.status} aria-busy={working.has(d.id)}>
                 <td>
                   <strong>{d.title}</strong>
                   {d.file_type && <span className="muted small"> · {d.file_type}</span>}
@@ -398,10 +412,10 @@ function Documents({ kbId }: { kbId: string }): ReactNode {
                   <button type="button" className="secondary" onClick={() => setChunksOf({ doc: d })} disabled={d.status !== "ready"}>
                     {tr("Chunks", "分块")}
                   </button>
-                  <button type="button" className="secondary" onClick={() => void reindex(d)}>
+                  <button type="button" className="secondary" onClick={() => void reindex(d)} disabled={working.has(d.id)}>
                     {tr("Reindex", "重建索引")}
                   </button>
-                  <button type="button" className="secondary danger" onClick={() => void remove(d)}>
+                  <button type="button" className="secondary danger" onClick={() => void remove(d)} disabled={working.has(d.id)}>
                     {tr("Delete", "删除")}
                   </button>
                 </td>
