@@ -286,6 +286,9 @@ function ConversationView({ id, onDeleted }: { id: string; onDeleted: () => void
 
   return (
     <div className="conversation">
+      <p className="crumbs phone-only">
+        <Link to="/chat">← {tr("Conversations", "对话")}</Link>
+      </p>
       <div className="title-row">
         <h2>{conv?.title || tr("Untitled", "未命名")}</h2>
         <button type="button" className="secondary danger" onClick={() => void remove()}>
