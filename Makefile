@@ -46,11 +46,11 @@ tools: $(TOOLS)/.installed
 
 # The console and widget.js (web/dist), rebuilt when their sources change.
 WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/package-lock.json web/vite.config.ts web/vite.widget.config.ts
-web/node_modules/.package-lock.json: web/package-lock.json
-	cd web && npm ci --no-audit --no-fund
-web/dist/.built: web/node_modules/.package-lock.json $(WEB_SOURCES)
-	cd web && npm run typecheck && npm run build
-	touch $@
+web/dist/.built: $(WEB_SOURCES)
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ to build the console (the API works without it)"; exit 0; }; \
+	set -e; cd web; \
+	if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi; \
+	npm run typecheck; npm run build; touch dist/.built
 web: web/dist/.built
 
 dev: install web
