@@ -114,6 +114,12 @@ def test_a_visitor_chats_with_the_widget_on_a_third_party_page(page: Any, fake_a
         "International orders take 7 to 14 days"
     )
     steps.shot(page, "after-reconnect")
+
+    # The keyboard closes it (Escape) and reopens it from the launcher
+    _widget(page).get_by_role("textbox").press("Escape")
+    expect(_widget(page).get_by_role("dialog")).to_be_hidden()
+    page.keyboard.press("Enter")
+    expect(_widget(page).get_by_role("dialog")).to_be_visible()
     steps.publish({"citation": "widget-citation.png", "no-answer": "widget-no-answer.png"})
 
 

@@ -211,6 +211,12 @@ export class ClawWidget extends HTMLElement {
       this.log,
       form,
     );
+    this.panel.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape") {
+        this.toggle(false);
+        this.launcher.focus();
+      }
+    });
     this.launcher = el("button", { type: "button", class: "launcher", "aria-label": this.t.open, "aria-expanded": "false" });
     this.launcher.innerHTML = ICON;
     this.launcher.addEventListener("click", () => this.toggle(this.panel.hasAttribute("hidden")));
