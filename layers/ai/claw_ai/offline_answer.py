@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Protocol
 
-from claw_ai.llm import ChatMessage, Completion, Passage, StreamDelta, StreamEvent, Usage, stream_pieces
+from claw_ai.llm import stream_pieces
+from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta, StreamEvent, Usage
 from claw_ai.tokens import count_messages, count_tokens
 
 __all__ = ["MAX_QUOTES", "OFFLINE_MODEL", "OfflineProvider"]
