@@ -27,8 +27,8 @@ API = "/api/v1"
 TOP_K = 5
 CONTENT_TYPES = {".txt": "text/plain", ".html": "text/html", ".csv": "text/csv", ".json": "application/json"}
 MODES = ("default", "vector", "hybrid")
-# How today's offline answerer says it cannot answer (claw_ai.llm.OfflineProvider). A
-# heuristic until responses carry ``no_answer``; that field, when present, is used instead.
+# How the offline answerer used to say it could not answer: a heuristic for responses without
+# ``no_answer``; that field, when present (it is now), is used instead.
 DECLINE_MARKERS = ("no source matched", "没有与该问题匹配")
 
 

@@ -12,9 +12,9 @@ from chat_app.models import ChatRequest, ConversationCreate
 from claw_ai.answer_cache import AnswerCache
 from claw_ai.answering import pipeline
 from claw_ai.answering.pipeline import AnswerDeps
-from claw_ai.llm import ZhipuProvider
 from claw_ai.offline_answer import OfflineProvider
 from claw_ai.retrieval.sources import Source
+from claw_ai.zhipu.chat import ZhipuProvider
 from claw_common.auth.caller import Caller
 from claw_common.data.cache import get_redis
 from claw_local.services import free_port
@@ -164,7 +164,7 @@ def test_answer_question_without_a_conversation_is_billed_once_and_cached(
 
 
 def test_the_zhipu_key_is_read_once_from_secrets_manager(platform: Any, unique: str) -> None:
-    from claw_ai.zhipu import _key_from_secret, with_zhipu_key
+    from claw_ai.zhipu.credentials import _key_from_secret, zhipu_api_key
     from claw_common.aws import aws_client
     from claw_common.settings import get_settings
 
@@ -173,14 +173,138 @@ def test_the_zhipu_key_is_read_once_from_secrets_manager(platform: Any, unique: 
     arn = secrets.create_secret(Name=f"claw/zhipu-{unique}", SecretString='{"api_key": "abc123.secretpart"}')["ARN"]
     settings = get_settings().model_copy(update={"zhipuai_api_key": None, "zhipuai_secret_arn": arn})
 
-    # When the chat function resolves its settings
-    resolved = with_zhipu_key(settings)
+    # When a function resolves the key
+    resolved = zhipu_api_key(settings)
 
-    # Then the provider gets the key, and a second resolution does not read the secret again
-    assert resolved.zhipuai_api_key is not None
-    assert resolved.zhipuai_api_key.get_secret_value() == "abc123.secretpart"
+    # Then it gets the key, and a second resolution does not read the secret again
+    assert resolved == "abc123.secretpart"
     secrets.put_secret_value(SecretId=arn, SecretString='{"api_key": "rotated.value"}')
-    assert with_zhipu_key(settings).zhipuai_api_key.get_secret_value() == "abc123.secretpart"
+    assert zhipu_api_key(settings) == "abc123.secretpart"
     assert _key_from_secret.cache_info().hits >= 1
     # And without a secret or key the offline provider stays
-    assert with_zhipu_key(settings.model_copy(update={"zhipuai_secret_arn": None})).zhipuai_api_key is None
+    assert zhipu_api_key(settings.model_copy(update={"zhipuai_secret_arn": None})) is None
+
+
+def test_with_the_key_only_in_a_secret_embeddings_and_answers_use_zhipu(
+    platform: Any, unique: str, zhipu: ZhipuFake
+) -> None:
+    from claw_ai.providers import get_embedder, get_llm_provider
+    from claw_ai.zhipu.chat import ZhipuProvider
+    from claw_common.aws import aws_client
+    from claw_common.settings import get_settings
+
+    # Given no ZHIPUAI_API_KEY, only the secret the template passes by ARN
+    secret = f'{{"api_key": "{zhipu.api_key}"}}'
+    arn = aws_client("secretsmanager").create_secret(Name=f"claw/zhipu-emb-{unique}", SecretString=secret)["ARN"]
+    settings = get_settings().model_copy(
+        update={"zhipuai_api_key": None, "zhipuai_secret_arn": arn, "zhipuai_base_url": zhipu.base_url}
+    )
+
+    # When the deployment's embedder embeds a question (as ingest, search and migrations do)
+    embedder = get_embedder(settings)
+    vector = embedder.embed_query("退货政策是什么？")
+
+    # Then Zhipu embedding-3 answered, authenticated with the secret's key, and chat uses GLM too
+    assert embedder.name == "embedding-3" and vector.shape == (embedder.dim,)
+    [request] = zhipu.requests_to("/embeddings")
+    assert request.body["input"] == ["退货政策是什么？"]
+    assert isinstance(get_llm_provider(settings), ZhipuProvider)
+
+
+# --------------------------------------------------------------------------- honest "no answer"
+
+
+def test_glm_is_told_to_answer_only_from_the_sources(caller: Caller, zhipu: ZhipuFake) -> None:
+    provider = ZhipuProvider(zhipu.api_key, base_url=zhipu.base_url, timeout_s=5, deadline_s=10)
+
+    pipeline.answer_question(
+        caller,
+        "When do orders ship?",
+        [SHIPPING],
+        model="glm-4",
+        deps=deps_with(provider, RecordingRetriever([])),
+        grounding=pipeline.Grounding("When do orders ship?"),
+    )
+
+    [request] = zhipu.requests_to("/chat/completions")
+    system = request.body["messages"][0]["content"]
+    assert "Answer only from the sources" in system and "[NO_ANSWER]" in system
+    assert system.index("<<<END SOURCE 1>>>") < system.index("Answer only from the sources")
+
+
+@pytest.mark.parametrize(
+    "reply", ["[NO_ANSWER]", "The provided sources do not contain information about international shipping."]
+)
+def test_a_glm_reply_saying_the_sources_dont_answer_is_the_knowledge_base_no_answer(
+    caller: Caller, kb_id: str, zhipu: ZhipuFake, db: Any, reply: str
+) -> None:
+    # Given a knowledge base with its own no-answer message, and GLM saying its sources don't answer
+    db.execute("UPDATE knowledge_bases SET no_answer_message = 'Ask us at help@example.com.' WHERE id = %s", (kb_id,))
+    zhipu.reply_next(reply)
+    provider = ZhipuProvider(zhipu.api_key, base_url=zhipu.base_url, timeout_s=5, deadline_s=10)
+    conversation = conversation_logic.create_conversation(caller, ConversationCreate(model="glm-4"))
+
+    # When the user asks in a conversation over that knowledge base
+    result = chat_logic.chat(
+        caller,
+        conversation.id,
+        ChatRequest(message="Do you ship to Mars?", knowledge_base_id=kb_id),
+        deps=deps_with(provider, RecordingRetriever([SHIPPING])),
+    )
+
+    # Then the answer is the knowledge base's message, flagged, without sources; the call is still billed
+    assert result.no_answer is True and result.content == "Ask us at help@example.com." and result.sources == []
+    assert result.usage.total_tokens > 0
+    stored = conversation_logic.list_messages(caller, conversation.id, limit=10).items
+    assert stored[-1].content == "Ask us at help@example.com."
+
+
+def test_a_streamed_no_answer_marker_never_reaches_the_client(caller: Caller, kb_id: str, zhipu: ZhipuFake) -> None:
+    zhipu.reply_next("[NO_ANSWER]")
+    provider = ZhipuProvider(zhipu.api_key, base_url=zhipu.base_url, timeout_s=5, deadline_s=10)
+    conversation = conversation_logic.create_conversation(caller, ConversationCreate(model="glm-4"))
+    pieces: list[str] = []
+
+    result = chat_logic.chat(
+        caller,
+        conversation.id,
+        ChatRequest(message="火星能送货吗？", knowledge_base_id=kb_id),
+        deps=deps_with(provider, RecordingRetriever([SHIPPING])),
+        on_delta=pieces.append,
+    )
+
+    assert result.no_answer is True
+    assert "".join(pieces) == result.content and "NO_ANSWER" not in result.content
+    assert result.content.startswith("抱歉，知识库中没有找到")
+
+
+def test_no_relevant_source_means_no_model_call_and_nothing_billed(
+    caller: Caller, kb_id: str, zhipu: ZhipuFake, db: Any
+) -> None:
+    provider = ZhipuProvider(zhipu.api_key, base_url=zhipu.base_url, timeout_s=5, deadline_s=10)
+    conversation = conversation_logic.create_conversation(caller, ConversationCreate(model="glm-4"))
+
+    result = chat_logic.chat(
+        caller,
+        conversation.id,
+        ChatRequest(message="What is the weather on Mars?", knowledge_base_id=kb_id),
+        deps=deps_with(provider, RecordingRetriever([])),
+    )
+
+    assert result.no_answer is True and result.content.startswith("Sorry, the knowledge base does not cover")
+    assert zhipu.requests_to("/chat/completions") == []
+    assert result.usage.total_tokens == 0
+
+
+def test_an_ordinary_glm_answer_is_not_a_no_answer(caller: Caller, kb_id: str, zhipu: ZhipuFake) -> None:
+    provider = ZhipuProvider(zhipu.api_key, base_url=zhipu.base_url, timeout_s=5, deadline_s=10)
+    conversation = conversation_logic.create_conversation(caller, ConversationCreate(model="glm-4"))
+
+    result = chat_logic.chat(
+        caller,
+        conversation.id,
+        ChatRequest(message="When do orders ship?", knowledge_base_id=kb_id),
+        deps=deps_with(provider, RecordingRetriever([SHIPPING])),
+    )
+
+    assert result.no_answer is False and result.content.startswith("[glm-4] You said") and len(result.sources) == 1

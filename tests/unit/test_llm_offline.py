@@ -9,19 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from claw_ai.llm import (
-    FENCE_PREAMBLE,
-    ChatMessage,
-    Completion,
-    Passage,
-    StreamDelta,
-    ZhipuProvider,
-    fence_passages,
-    get_llm_provider,
-    stream_pieces,
-)
+from claw_ai.llm import FENCE_PREAMBLE, fence_passages, stream_pieces
+from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta
 from claw_ai.offline_answer import OFFLINE_MODEL, OfflineProvider
+from claw_ai.providers import get_llm_provider
 from claw_ai.tokens import count_messages, count_tokens
+from claw_ai.zhipu.chat import ZhipuProvider
 from claw_common.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -239,3 +232,34 @@ def test_importing_llm_does_not_import_the_zhipu_sdk() -> None:
     env = {**os.environ, "PYTHONPATH": layers, "AWS_EC2_METADATA_DISABLED": "true"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+class AligningEmbedder:
+    """A stand-in embedder: texts containing ``marker`` point one way, everything else the other."""
+
+    def __init__(self, marker: str, question: str) -> None:
+        self.marker, self.question = marker, question
+
+    def embed(self, texts):
+        import numpy as np
+
+        return [
+            np.array([1.0, 0.0]) if (t == self.question or self.marker in t) else np.array([0.0, 1.0]) for t in texts
+        ]
+
+
+def test_with_an_embedder_the_answer_is_found_across_languages() -> None:
+    # Given a Chinese passage whose third sentence answers an English question (no shared words)
+    passage = Passage(
+        title="配送说明",
+        text="配送说明\n订单付款后由杭州仓发出。节假日正常发货。偏远地区需要五到七天。",
+        source_id="doc#0",
+    )
+    question = "How long does delivery to remote areas take?"
+    provider = OfflineProvider(embedder=lambda: AligningEmbedder("五到七天", question))
+
+    # When the offline answerer scores sentences with the embedder
+    text = provider.answer_text(question, [passage])
+
+    # Then the answering sentence is quoted first, with its citation
+    assert text.splitlines()[1] == '- "偏远地区需要五到七天。" [1]'

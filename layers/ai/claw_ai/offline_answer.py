@@ -8,9 +8,11 @@ How sentences are chosen (each rule came from reading answers that missed the fa
 * a passage's first line is its heading path (the chunker puts it there): never quoted, and
   no heading-like line (short, no sentence punctuation, no figures) is quoted on its own;
 * an FAQ question line that matches the question is answered by the line that follows it;
-* a sentence scores by the question's terms it holds (CJK bigrams, words, codes and numbers,
-  longer and rarer terms weigh more), plus a bonus for figures when the question asks how
-  much, how long or when, plus a small prior for better-ranked passages;
+* a sentence scores by the question's terms it holds (CJK bigrams, words, codes and numbers;
+  codes and long words weigh more), plus its cosine with the question under the deployment's
+  embedder when there is one (the offline model is multilingual, so an English question
+  finds the Chinese sentence that answers it), plus a bonus for figures when the question
+  asks how much, how long or when, plus a small prior for better-ranked passages;
 * when no sentence shares a term with the question (a cross-lingual question, say), the
   retrieved passages are still the best evidence: the best-ranked passage's leading
   sentences are quoted, never "no material" next to a citation.
@@ -20,10 +22,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import Any, Protocol
 
-from claw_ai.llm import ChatMessage, Completion, Passage, StreamDelta, StreamEvent, Usage, stream_pieces
+from claw_ai.llm import stream_pieces
+from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta, StreamEvent, Usage
 from claw_ai.tokens import count_messages, count_tokens
 
 __all__ = ["MAX_QUOTES", "OFFLINE_MODEL", "OfflineProvider"]
@@ -33,6 +38,19 @@ OFFLINE_MODEL = "offline-extractive"
 
 MAX_QUOTES = 3
 MAX_QUOTE_CHARS = 240
+MAX_PASSAGES = 3
+"""Sentences are taken from the best-ranked passages only: lower ones rarely hold the answer."""
+SEMANTIC_WEIGHT = 4.0
+"""Weight of the question–sentence cosine next to the shared-term score (a cosine is 0…1)."""
+SEMANTIC_FLOOR = 0.3
+"""A sentence sharing no term with the question is quoted only from this cosine up."""
+
+
+class Embedding(Protocol):
+    """What the answerer needs of an embedder: L2-normalised vectors, in order."""
+
+    def embed(self, texts: Sequence[str]) -> list[Any]: ...
+
 
 _CJK_CHAR = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _HAS_CJK = re.compile(f"[{_CJK_CHAR}]")
@@ -132,32 +150,61 @@ def _body_lines(passage: Passage) -> list[str]:
     return lines
 
 
-def _candidates(question: str, context: Sequence[Passage]) -> list[_Candidate]:
-    wanted = _terms(question)
-    figure = bool(_ASKS_FIGURE.search(question))
-    out: list[_Candidate] = []
+@dataclass(frozen=True, slots=True)
+class _Line:
+    rank: int
+    position: int
+    asked: str  # the line scored against the question (an FAQ question, or the sentence itself)
+    quote: str  # what would be quoted
+
+
+def _lines_of(context: Sequence[Passage]) -> list[_Line]:
+    out: list[_Line] = []
     seen: set[str] = set()
-    for rank, passage in enumerate(context, start=1):
+    for rank, passage in enumerate(context[:MAX_PASSAGES], start=1):
         lines = _body_lines(passage)
         for position, line in enumerate(lines):
-            overlap = sum(w for t, w in _terms(line).items() if t in wanted)
             quote = line
             if _QUESTION_END.search(line) and position + 1 < len(lines):
                 # An FAQ question: its answer is the next line.
                 quote = lines[position + 1]
-                overlap += 0.5 * sum(w for t, w in _terms(quote).items() if t in wanted)
             if quote in seen or _heading_like(quote) or _QUESTION_END.search(quote):
                 continue
             seen.add(quote)
-            if overlap <= 0:
-                continue
-            score = overlap + (1.0 if figure and _DIGIT.search(quote) else 0.0) + 1.0 / (rank + 1)
-            out.append(_Candidate(score, rank, position, quote))
+            out.append(_Line(rank, position, line, quote))
+    return out
+
+
+def _semantic(question: str, lines: list[_Line], embedder: Embedding | None) -> list[float]:
+    """Cosine of the question and each line (zeros without an embedder): works across languages."""
+    if embedder is None or not lines:
+        return [0.0] * len(lines)
+    texts = [line.asked if line.asked == line.quote else f"{line.asked} {line.quote}" for line in lines]
+    vectors = embedder.embed([question, *texts])
+    return [float(vectors[0] @ v) for v in vectors[1:]]
+
+
+def _candidates(question: str, context: Sequence[Passage], embedder: Embedding | None = None) -> list[_Candidate]:
+    wanted = _terms(question)
+    figure = bool(_ASKS_FIGURE.search(question))
+    lines = _lines_of(context)
+    similarity = _semantic(question, lines, embedder)
+    out: list[_Candidate] = []
+    for line, cosine in zip(lines, similarity, strict=True):
+        overlap = sum(w for t, w in _terms(line.asked).items() if t in wanted)
+        if line.asked != line.quote:
+            overlap += 0.5 * sum(w for t, w in _terms(line.quote).items() if t in wanted)
+        if overlap <= 0 and cosine < SEMANTIC_FLOOR:
+            continue
+        score = overlap + SEMANTIC_WEIGHT * cosine + 1.0 / (line.rank + 1)
+        if figure and _DIGIT.search(line.quote):
+            score += 1.0
+        out.append(_Candidate(score, line.rank, line.position, line.quote))
     return out
 
 
 def _lead(context: Sequence[Passage]) -> list[_Candidate]:
-    """The best-ranked passage's first informative sentences (no term overlap anywhere)."""
+    """The best-ranked passage's first informative sentences (nothing else related to the question)."""
     for rank, passage in enumerate(context, start=1):
         lines = [s for s in _body_lines(passage) if not _heading_like(s) and not _QUESTION_END.search(s)]
         if lines:
@@ -168,14 +215,20 @@ def _lead(context: Sequence[Passage]) -> list[_Candidate]:
 class OfflineProvider:
     """An extractive answerer for running without a language model (see the module docstring)."""
 
-    def __init__(self, *, max_quotes: int = MAX_QUOTES) -> None:
+    def __init__(self, *, max_quotes: int = MAX_QUOTES, embedder: Callable[[], Embedding] | None = None) -> None:
         self.max_quotes = max_quotes
+        self._embedder_factory = embedder
+
+    @cached_property
+    def embedder(self) -> Embedding | None:
+        """The sentence embedder, built on first use (the offline model takes ~1 s to load)."""
+        return self._embedder_factory() if self._embedder_factory is not None else None
 
     def answer_text(self, question: str, context: Sequence[Passage] | None) -> str:
         """The extractive answer to ``question`` from ``context`` (no I/O, deterministic)."""
         chinese = _has_cjk(question)
         passages = list(context or ())
-        found = _candidates(question, passages)
+        found = _candidates(question, passages, self.embedder)
         best = sorted(found, key=lambda c: (-c.score, c.rank, c.position))[: self.max_quotes] or _lead(passages)
         if not best:
             if chinese:
@@ -221,3 +274,15 @@ class OfflineProvider:
         for piece in stream_pieces(completion.content):
             yield StreamDelta(piece)
         yield completion
+
+
+def _use_embedder() -> Embedding:
+    from claw_ai.embeddings import OfflineEmbedder
+
+    return OfflineEmbedder()
+
+
+@lru_cache(maxsize=1)
+def offline_provider() -> OfflineProvider:
+    """The process's offline answerer; it scores sentences with the offline multilingual model (loaded on first use)."""
+    return OfflineProvider(embedder=_use_embedder)

@@ -96,14 +96,42 @@ def detect_file_type(data: bytes, filename: str, content_type: str | None = None
     if claimed is None and content_type:
         claimed = _CONTENT_TYPES.get(content_type.split(";", 1)[0].strip().lower())
 
+    binary = _binary_type(data, claimed)
+    if binary is not None:
+        return binary
     head = data[:8]
-    if _is_ocr_image(data):
-        # PNG, JPEG and WebP are read by OCR whatever they are called.
-        return "image"
     if claimed == "image":
         raise DocumentRejected(
             f"the file is named .{ext or 'image'} but is not a PNG, JPEG or WebP image", code="corrupt"
         )
+    if claimed == "pdf":
+        raise DocumentRejected("the file is named .pdf but is not a PDF (no %PDF header)", code="corrupt")
+    if claimed in ("docx", "xlsx"):
+        raise DocumentRejected(
+            f"the file is named .{ext or claimed} but is not a {claimed.upper()} file", code="corrupt"
+        )
+    for magic, what in _BINARY_MAGICS:
+        if head.startswith(magic):
+            raise DocumentRejected(f"unsupported file type: {what}", code="unsupported_type")
+    if ext in _LEGACY_EXTENSIONS:
+        raise DocumentRejected(f"unsupported file type: .{ext}", code="unsupported_type")
+    if b"\x00" in data[:8192]:
+        raise DocumentRejected(
+            f"unsupported file type: binary content{f' (.{ext})' if ext else ''}", code="unsupported_type"
+        )
+    if claimed is not None:
+        return claimed
+    if ext:
+        raise DocumentRejected(f"unsupported file type: .{ext}", code="unsupported_type")
+    return _sniff_text_type(data)
+
+
+def _binary_type(data: bytes, claimed: str | None) -> str | None:
+    """PDF, DOCX or XLSX by their magic bytes (None: not one of them); other containers are rejected."""
+    head = data[:8]
+    if _is_ocr_image(data):
+        # PNG, JPEG and WebP are read by OCR whatever they are called.
+        return "image"
     if head.startswith(b"%PDF-") or (b"%PDF-" in data[:1024] and claimed in (None, "pdf")):
         return "pdf"
     if head.startswith(b"PK\x03\x04"):
@@ -127,26 +155,7 @@ def detect_file_type(data: bytes, filename: str, content_type: str | None = None
             "unsupported file type: legacy Office format (.doc/.xls/.ppt); save it as DOCX or XLSX",
             code="unsupported_type",
         )
-    if claimed == "pdf":
-        raise DocumentRejected("the file is named .pdf but is not a PDF (no %PDF header)", code="corrupt")
-    if claimed in ("docx", "xlsx"):
-        raise DocumentRejected(
-            f"the file is named .{ext or claimed} but is not a {claimed.upper()} file", code="corrupt"
-        )
-    for magic, what in _BINARY_MAGICS:
-        if head.startswith(magic):
-            raise DocumentRejected(f"unsupported file type: {what}", code="unsupported_type")
-    if ext in _LEGACY_EXTENSIONS:
-        raise DocumentRejected(f"unsupported file type: .{ext}", code="unsupported_type")
-    if b"\x00" in data[:8192]:
-        raise DocumentRejected(
-            f"unsupported file type: binary content{f' (.{ext})' if ext else ''}", code="unsupported_type"
-        )
-    if claimed is not None:
-        return claimed
-    if ext:
-        raise DocumentRejected(f"unsupported file type: .{ext}", code="unsupported_type")
-    return _sniff_text_type(data)
+    return None
 
 
 def _sniff_text_type(data: bytes) -> str:

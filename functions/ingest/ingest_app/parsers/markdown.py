@@ -42,21 +42,49 @@ def _md_cells(line: str) -> list[str]:
     return [_clean(_md_inline(c)) for c in re.split(r"(?<!\\)\|", line)]
 
 
+def _front_matter(lines: list[str]) -> tuple[str | None, int]:
+    """YAML front matter: its title and the first line after it (it is metadata, not content)."""
+    if not lines or lines[0].strip() != "---":
+        return None, 0
+    for j in range(1, min(len(lines), 200)):
+        if lines[j].strip() in ("---", "..."):
+            title = None
+            for meta in lines[1:j]:
+                key, _, value = meta.partition(":")
+                if key.strip().lower() == "title" and value.strip():
+                    title = value.strip().strip("\"'")
+            return title, j + 1
+    return None, 0
+
+
+def _md_fence(lines: list[str], i: int, marker: str, out: _BlockWriter) -> int:
+    """A fenced code block starting at line ``i`` as one block; the index after it."""
+    body = [lines[i].strip()]
+    i += 1
+    while i < len(lines) and not lines[i].strip().startswith(marker[0] * len(marker)):
+        body.append(lines[i])
+        i += 1
+    body.append(marker)
+    out.add("\n".join(body), "code")
+    return i + 1
+
+
+def _md_table(lines: list[str], i: int, out: _BlockWriter) -> int:
+    """A pipe table whose header is line ``i``: one block per row; the index after it."""
+    header = _md_cells(lines[i])
+    i += 2
+    number = 2
+    while i < len(lines) and "|" in lines[i] and lines[i].strip():
+        out.add(_render_row(header, _md_cells(lines[i])), "table_row", row=number)
+        number += 1
+        i += 1
+    return i
+
+
 def _parse_markdown(data: bytes, filename: str, limits: ParseLimits) -> _ParseResult:
     lines = _decode_text(data).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     out = _BlockWriter()
-    title = None
-    i = 0
-    # YAML front matter: keep its title, skip the rest (it is metadata, not content).
-    if lines and lines[0].strip() == "---":
-        for j in range(1, min(len(lines), 200)):
-            if lines[j].strip() in ("---", "..."):
-                for meta in lines[1:j]:
-                    key, _, value = meta.partition(":")
-                    if key.strip().lower() == "title" and value.strip():
-                        title = value.strip().strip("\"'")
-                i = j + 1
-                break
+    title, i = _front_matter(lines)
 
     paragraph: list[str] = []
     kind: BlockKind = "paragraph"
@@ -74,15 +102,7 @@ def _parse_markdown(data: bytes, filename: str, limits: ParseLimits) -> _ParseRe
         fence = _FENCE.match(line)
         if fence:
             flush()
-            marker = fence.group(1)
-            body = [line.strip()]
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(marker[0] * len(marker)):
-                body.append(lines[i])
-                i += 1
-            body.append(marker)
-            i += 1
-            out.add("\n".join(body), "code")
+            i = _md_fence(lines, i, fence.group(1), out)
             continue
         atx = _ATX.match(line)
         if atx:
@@ -99,13 +119,7 @@ def _parse_markdown(data: bytes, filename: str, limits: ParseLimits) -> _ParseRe
             continue
         if "|" in line and i + 1 < len(lines) and _TABLE_SEP.match(lines[i + 1]) and "-" in lines[i + 1]:
             flush()
-            header = _md_cells(line)
-            i += 2
-            number = 2
-            while i < len(lines) and "|" in lines[i] and lines[i].strip():
-                out.add(_render_row(header, _md_cells(lines[i])), "table_row", row=number)
-                number += 1
-                i += 1
+            i = _md_table(lines, i, out)
             continue
         if not stripped:
             flush()

@@ -20,6 +20,40 @@ from ingest_app.parsers.textlayer import has_usable_text_layer
 # --------------------------------------------------------------------------- PDF
 
 
+def _open_pdf(data: bytes) -> tuple[Any, int]:
+    """The reader and its page count; encrypted or unreadable files are rejected."""
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            _decrypt_with_empty_password(reader)
+        page_count = len(reader.pages)
+    except DocumentRejected:
+        raise
+    except FileNotDecryptedError as exc:
+        raise DocumentRejected("PDF is encrypted (password-protected)", code="encrypted") from exc
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, OSError) as exc:
+        raise DocumentRejected(f"PDF is corrupt or unreadable: {exc}", code="corrupt") from exc
+    return reader, page_count
+
+
+def _decrypt_with_empty_password(reader: Any) -> None:
+    # Many PDFs are "encrypted" only with an owner password (print/copy restrictions)
+    # and open in any viewer; only a user password really locks the text away.
+    from pypdf.errors import PyPdfError
+
+    try:
+        opened = reader.decrypt("")
+    except (NotImplementedError, PyPdfError) as exc:
+        raise DocumentRejected(f"PDF is encrypted with an unsupported method ({exc})", code="encrypted") from exc
+    if not opened:
+        raise DocumentRejected(
+            "PDF is encrypted (password-protected); remove the password and upload again", code="encrypted"
+        )
+
+
 def _parse_pdf(data: bytes, filename: str, limits: ParseLimits) -> _ParseResult:
     title, blocks, page_count, _ = parse_pdf_pages(data, limits, {})
     return title, blocks, page_count
@@ -28,38 +62,16 @@ def _parse_pdf(data: bytes, filename: str, limits: ParseLimits) -> _ParseResult:
 def parse_pdf_pages(
     data: bytes, limits: ParseLimits, ocr_text: Mapping[int, str]
 ) -> tuple[str | None, list[Any], int, list[int]]:
-    """Title, blocks, page count, and the 1-based pages without a usable text layer.
+    """Title, blocks, page count, and the 1-based pages that need OCR.
 
-    Those pages take their text from ``ocr_text`` (page -> OCR text) when it has them; the
-    others keep their text layer. More such pages than ``limits.max_ocr_pages`` reject the
+    A page needs OCR when its text layer is missing or garbage and it draws a picture (a
+    scan); those pages take their text from ``ocr_text`` (page -> OCR text) when it has them,
+    the others keep their text layer. More such pages than ``limits.max_ocr_pages`` reject the
     document before any OCR starts.
     """
-    from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
+    from pypdf.errors import PyPdfError
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            # Many PDFs are "encrypted" only with an owner password (print/copy restrictions)
-            # and open in any viewer; only a user password really locks the text away.
-            try:
-                opened = reader.decrypt("")
-            except (NotImplementedError, PyPdfError) as exc:
-                raise DocumentRejected(
-                    f"PDF is encrypted with an unsupported method ({exc})", code="encrypted"
-                ) from exc
-            if not opened:
-                raise DocumentRejected(
-                    "PDF is encrypted (password-protected); remove the password and upload again", code="encrypted"
-                )
-        page_count = len(reader.pages)
-    except DocumentRejected:
-        raise
-    except FileNotDecryptedError as exc:
-        raise DocumentRejected("PDF is encrypted (password-protected)", code="encrypted") from exc
-    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, OSError) as exc:
-        raise DocumentRejected(f"PDF is corrupt or unreadable: {exc}", code="corrupt") from exc
-
+    reader, page_count = _open_pdf(data)
     if page_count == 0:
         raise DocumentRejected("PDF has no pages", code="empty")
     if page_count > limits.max_pages:
@@ -82,8 +94,7 @@ def parse_pdf_pages(
             texts.append(None)
     if all(text is None for text in texts):
         raise DocumentRejected("PDF is corrupt: no page could be read", code="corrupt")
-    # A page needs OCR when its text layer is missing or garbage and it draws a picture (a scan);
-    # a short text-only page (a cover, "Notes") keeps its text and is never sent to OCR.
+    # A short text-only page (a cover, "Notes") keeps its text and is never sent to OCR.
     needs_ocr = [
         number
         for number, (page, text) in enumerate(zip(reader.pages, texts, strict=True), start=1)
