@@ -18,9 +18,10 @@ from claw_common.ocr_messages import OcrCompleted, OcrPagesRequest
 from ocr_app.engines import default_engine
 from ocr_app.logic import OcrDeps, process_pages
 from tests.auth_helpers import new_user
-from tests.conftest import load_event
 from tests.knowledge_helpers import create_kb
 from tests.ocr_helpers import image_only_pdf, render_page
+from tests.support.events import load_event
+from tests.support.lambda_context import lambda_context
 
 PAGES = [
     [f"第{n}页 Page {n}", f"保修卡编号 WC-{n:04d} 请妥善保管。", f"Warranty card WC-{n:04d}, keep it safe."]
@@ -133,17 +134,7 @@ def test_the_handler_takes_sqs_batches_and_a_bad_record_fails_alone(platform: An
     bad = dict(event["Records"][0], messageId="bad-record", body='{"pages": "all of them"}')
     event["Records"].append(bad)
 
-    class Context:
-        function_name = "claw-ai-test-ocr"
-        memory_limit_in_mb = 2048
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:claw-ai-test-ocr"
-        aws_request_id = "req-1"
-
-        @staticmethod
-        def get_remaining_time_in_millis() -> int:
-            return 300_000
-
-    result = lambda_handler(event, Context())
+    result = lambda_handler(event, lambda_context("ocr", timeout_s=300, memory_mb=2048))
 
     # Then only the malformed record is reported for redelivery (the unknown document is skipped)
     assert result["batchItemFailures"] == [{"itemIdentifier": "bad-record"}]
