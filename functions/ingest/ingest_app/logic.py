@@ -298,7 +298,7 @@ def _ingest_locked(
         data = download(deps.s3, document["s3_bucket"], key, identity["version_id"], limits.max_bytes)
         stage = "parsing the file"
         source = ocr.source_version(identity)
-        ocr_text, ocr_errors = ocr.ocr_texts(conn, document_id, source), ocr.ocr_errors(conn, document_id, source)
+        ocr_text, ocr_errors = ocr.ocr_texts(conn, document_id, source)
         chunks, parsed = parse_and_chunk(data, document, head, limits, ocr_text, ocr_errors)
         if parsed.ocr_missing:
             stage = "sending pages to OCR"

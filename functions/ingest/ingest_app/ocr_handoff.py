@@ -24,23 +24,16 @@ def source_version(identity: dict[str, Any]) -> str:
     return str(identity.get("version_id") or identity.get("etag") or "")
 
 
-def ocr_texts(conn: Any, document_id: str, source: str) -> dict[int, str]:
-    """Page -> OCR text already stored for this object version (a page OCR could not read is '')."""
+def ocr_texts(conn: Any, document_id: str, source: str) -> tuple[dict[int, str], list[str]]:
+    """Page -> OCR text stored for this object version, and why OCR could not read some pages.
+
+    A page OCR could not read has empty text and its reason (shown when no page had any text).
+    """
     rows = conn.execute(
-        "SELECT page, text FROM document_pages WHERE document_id = %s AND source_version = %s",
+        "SELECT page, text, error FROM document_pages WHERE document_id = %s AND source_version = %s ORDER BY page",
         (document_id, source),
     ).fetchall()
-    return {int(row["page"]): str(row["text"]) for row in rows}
-
-
-def ocr_errors(conn: Any, document_id: str, source: str) -> list[str]:
-    """Why OCR could not read some pages of this version (for the reason of an empty document)."""
-    rows = conn.execute(
-        """SELECT error FROM document_pages
-            WHERE document_id = %s AND source_version = %s AND error IS NOT NULL ORDER BY page LIMIT 3""",
-        (document_id, source),
-    ).fetchall()
-    return [str(row["error"]) for row in rows]
+    return {int(row["page"]): str(row["text"]) for row in rows}, [str(r["error"]) for r in rows if r["error"]]
 
 
 def start_ocr(conn: Any, document_id: str, *, source: str, total: int, done: int) -> None:
@@ -59,7 +52,15 @@ def start_ocr(conn: Any, document_id: str, *, source: str, total: int, done: int
 
 
 def record_ocr_pages(conn: Any, document_id: str, *, source: str, pages: int) -> None:
-    """The ingested text holds ``pages`` pages read by OCR (0 for a document with a text layer)."""
+    """The ingested text holds ``pages`` pages read by OCR (0 for a document with a text layer).
+
+    Page texts of other object versions are no longer needed; this version's stay, so a
+    re-ingest of the same version (after a temporary failure) needs no OCR again.
+    """
+    conn.execute(
+        "DELETE FROM document_pages WHERE document_id = %s AND source_version <> %s",
+        (document_id, source),
+    )
     conn.execute(
         """UPDATE documents
               SET ocr_pages = %s, ocr_pages_total = %s, ocr_pages_done = %s,
