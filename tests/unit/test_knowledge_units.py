@@ -68,3 +68,30 @@ def test_snippet_drops_the_heading_line_and_centres_on_the_question() -> None:
     assert "red light means low water" in snippet and not snippet.startswith("Guide")
     assert len(snippet) <= 240
     assert snippet_of("退货 > 期限\n七天内可以退货。", ["退货", "期限"]) == "七天内可以退货。"
+
+
+def test_a_document_waiting_for_ocr_shows_its_progress_and_a_ready_one_its_ocr_pages() -> None:
+    from datetime import UTC, datetime
+
+    from knowledge_app.models import Document
+
+    row = {
+        "id": "d",
+        "knowledge_base_id": "k",
+        "title": "scan",
+        "filename": "scan.pdf",
+        "chunk_count": 0,
+        "token_count": 0,
+        "created_at": datetime.now(UTC),
+        "updated_at": datetime.now(UTC),
+        "ocr_pages": 0,
+        "ocr_pages_done": 4,
+        "ocr_pages_total": 12,
+    }
+    waiting = Document.model_validate({**row, "status": "processing"})
+    assert waiting.ocr_progress is not None
+    assert (waiting.ocr_progress.pages_done, waiting.ocr_progress.pages_total) == (4, 12)
+
+    ready = Document.model_validate({**row, "status": "ready", "ocr_pages": 12, "ocr_pages_done": 12})
+    assert ready.ocr_progress is None and ready.ocr_pages == 12
+    assert "ocr_pages_total" not in ready.model_dump()

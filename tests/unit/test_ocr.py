@@ -11,6 +11,7 @@ import base64
 import io
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -390,3 +391,43 @@ def test_vision_engine_without_a_key_is_a_configuration_error() -> None:
 def test_only_bundled_faster_paddle_models_are_allowed() -> None:
     with pytest.raises(ValueError, match="bundled"):
         FasterPaddleEngine(model_size="medium")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- which engine
+
+
+def _settings(**env: str) -> Any:
+    from claw_common.settings import Settings
+
+    return Settings(DATABASE_URL="postgresql://unused", REDIS_URL="redis://unused", **env)
+
+
+def test_the_vision_engine_is_chosen_by_name_and_reads_through_the_zhipu_fake(zhipu: ZhipuFake, cjk_font: str) -> None:
+    from ocr_app.engine_choice import engine_for
+
+    settings = _settings(ZHIPUAI_API_KEY=zhipu.api_key, ZHIPUAI_BASE_URL=zhipu.base_url)
+    engine = engine_for(settings, "zhipu-vision", "glm-4v-plus")
+
+    result = engine.recognise(encoded(render_page(PAGE_TWO, cjk_font), "PNG"))
+
+    assert result.engine == "zhipu-vision:glm-4v-plus" and result.lines
+    assert isinstance(engine_for(settings, "faster-paddle-tiny", "glm-4v-plus"), FasterPaddleEngine)
+
+
+def test_the_vision_engine_without_a_key_fails_the_range_as_temporary() -> None:
+    from ocr_app.engine_choice import engine_for
+
+    with pytest.raises(OcrError) as caught:
+        engine_for(_settings(), "zhipu-vision", "glm-4v-flash")
+    assert caught.value.code == "unavailable"
+
+
+def test_the_ocr_config_key_names_only_known_engines() -> None:
+    from claw_common.config.schema import parse_config, value_errors
+
+    assert parse_config("ingest.ocr", {"engine": "zhipu-vision"}).vision_model == "glm-4v-flash"
+    assert value_errors("ingest.ocr", {"engine": "tesseract"})
+    assert not value_errors(
+        "ingest.limits",
+        {t: {"max_bytes": 1, "max_pages": 1, "max_ocr_pages": 5} for t in ("free", "pro", "enterprise")},
+    )

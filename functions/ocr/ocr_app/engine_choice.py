@@ -31,9 +31,13 @@ def engine_choice(settings: Settings) -> tuple[str, str]:
 
 
 def current_engine() -> OcrEngine:
-    """The engine for the next page (offline engines are loaded once per process)."""
+    """The engine for the next page range (offline engines are loaded once per process)."""
     settings = get_settings()
-    name, vision_model = engine_choice(settings)
+    return engine_for(settings, *engine_choice(settings))
+
+
+def engine_for(settings: Settings, name: str, vision_model: str) -> OcrEngine:
+    """The engine called ``name``; ``zhipu-vision`` reads with ``vision_model`` and needs a Zhipu key."""
     if name != "zhipu-vision":
         return default_engine(name)
     key = _zhipu_key(settings)
