@@ -33,6 +33,12 @@ RELEVANCE_THRESHOLDS: dict[str, float] = {
 }
 """Least relevance of a question's best passage for the knowledge base to cover it, by embedder name."""
 
+KEYWORD_COVERED = 0.6
+"""A passage holding this share of the question's keyword IDF weight, with at least two of its
+terms, also shows the question is covered, whatever its cosine: a single fact in a long chunk
+of other text embeds poorly. On the eval set no unanswerable question comes near (its best is
+0.39), so this adds no false "covered" there."""
+
 PASSAGE_MARGIN = 0.10
 """Passages of a covered question are returned down to ``threshold − PASSAGE_MARGIN``."""
 
@@ -45,6 +51,11 @@ def threshold_for(embedder_name: str) -> float | None:
     if embedder_name.startswith("hash-"):
         return HASH_THRESHOLD
     return RELEVANCE_THRESHOLDS.get(embedder_name)
+
+
+def covers(relevance_score: float, keyword_score: float, matched_terms: int, threshold: float) -> bool:
+    """Whether a passage shows that the knowledge base covers the question."""
+    return relevance_score >= threshold or (keyword_score >= KEYWORD_COVERED and matched_terms >= 2)
 
 
 def relevance(cosine: float, keyword_score: float) -> float:
