@@ -68,7 +68,7 @@ def _source_out(hit: SearchHit, body: QueryRequest) -> SourceOut:
         title=hit.title,
         chunk_index=hit.chunk_index,
         score=hit.score,
-        snippet=snippet_of(hit.text, hit.heading_path, body.question),
+        snippet=snippet_of(hit.text, hit.heading_path, body.question, title=hit.title),
         heading=" > ".join(hit.heading_path) or None,
         page=hit.page,
         knowledge_base_id=hit.kb_id,
