@@ -182,7 +182,8 @@ def _documents(client: httpx.Client, headers: dict[str, str], kb_id: str) -> lis
 
 def ask(session: Session, question: Question, mode: str) -> dict[str, Any]:
     """One question in one mode: the judged sources, ranks, top score and the answer."""
-    body: dict[str, Any] = {"question": question.question, "top_k": TOP_K, "answer": True}
+    # explain: every source's vector and keyword scores, kept in --json output for offline analysis.
+    body: dict[str, Any] = {"question": question.question, "top_k": TOP_K, "answer": True, "explain": True}
     if mode != "default":
         body["mode"] = mode
     started = time.perf_counter()
@@ -197,6 +198,7 @@ def ask(session: Session, question: Question, mode: str) -> dict[str, Any]:
         text = session.chunks.get((s["document_id"], s["chunk_index"]))
         sources.append(
             {
+                "explain": s.get("explain"),
                 "doc": filename,
                 "chunk_index": s["chunk_index"],
                 "score": s["score"],

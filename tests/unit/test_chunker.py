@@ -408,3 +408,13 @@ def test_default_counter_is_a_real_tokenizer():
     # A BPE merges common English words and is not a character count.
     assert count("hello world") < len("hello world")
     assert re.fullmatch(r"\d+", str(count("退货政策")))
+
+
+def test_a_new_pdf_page_starts_a_chunk_and_a_short_last_page_is_not_folded_back():
+    page_one = [para(SHIPPING_TEXT, [], page=1), para(RETURNS_TEXT, [], page=1)]
+    page_two = [para("Troubleshooting. If the red light blinks twice, the water tank is empty.", [], page=2)]
+
+    chunks = chunk_document(doc_of(*page_one, *page_two, file_type="pdf", title="manual.pdf"))
+
+    assert [c.page for c in chunks] == [1, 2]
+    assert chunks[1].text == "manual.pdf\nTroubleshooting. If the red light blinks twice, the water tank is empty."

@@ -95,3 +95,11 @@ def test_a_document_waiting_for_ocr_shows_its_progress_and_a_ready_one_its_ocr_p
     ready = Document.model_validate({**row, "status": "ready", "ocr_pages": 12, "ocr_pages_done": 12})
     assert ready.ocr_progress is None and ready.ocr_pages == 12
     assert "ocr_pages_total" not in ready.model_dump()
+
+
+def test_snippet_drops_the_title_and_heading_line_the_chunker_writes() -> None:
+    assert snippet_of("售后政策 > 退货\n七天内可以退货。", ["退货"], title="售后政策") == "七天内可以退货。"
+    assert snippet_of("售后政策 > 退货\n七天内可以退货。", ["售后政策", "退货"], title="售后政策") == "七天内可以退货。"
+    assert snippet_of("price-list.csv\n产品: P3; 价格: 1499", [], title="price-list.csv") == "产品: P3; 价格: 1499"
+    # A first line that is content stays
+    assert snippet_of("七天内可以退货。\n运费由买家承担。", [], title="售后政策").startswith("七天内")

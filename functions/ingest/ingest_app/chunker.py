@@ -6,8 +6,8 @@ Rules (each one is there for retrieval quality, measured with ``make eval``):
   (``云帆智能用户服务协议 > 第一条 定义``): the embedding and the keyword index both see
   which document and section a passage belongs to, so two versions of a price list or two
   FAQs with similar answers stay apart.
-* A heading of level ≤ 2, an FAQ question line or a numbered clause (第一条, Article 3)
-  starts a new chunk, so one chunk never mixes two sections, questions or clauses, unless
+* A heading of level ≤ 2, an FAQ question line, a numbered clause (第一条, Article 3) or a
+  new PDF page starts a new chunk, so one chunk never mixes two sections, questions or clauses, unless
   the chunk so far is a stub (under ``min_tokens``): then the heading stays in it as a line
   of its own, and an intro is never a chunk on its own. A stub left at the end of a section
   joins the chunk before it when they fit together.
@@ -176,7 +176,9 @@ class _Chunker:
             if block.kind == "table_row":
                 self.add_row(block)
                 continue
-            if opens_unit(block) and self.draft is not None and self.draft.units and not self.is_stub():
+            new_page = last is not None and block.page is not None and block.page != last.page
+            if (opens_unit(block) or new_page) and self.draft is not None and self.draft.units and not self.is_stub():
+                # A question, a clause or a new page (PDF text is extracted page by page) starts a chunk.
                 self.flush()
             self.add_text(block, block.text)
         self.flush()
@@ -365,6 +367,7 @@ class _Chunker:
             item.body_tokens < self.min_tokens
             and a.metadata.get("kind") == b.metadata.get("kind") == "text"
             and a.sheet == b.sheet
+            and a.page == b.page
             and a.heading_path[:1] == b.heading_path[:1]
             and a.token_count + b.token_count <= self.max_tokens
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from claw_ai.answering.no_answer import kb_no_answer_message
-from claw_ai.retrieval.relevance import KEYWORD_WEIGHT, PASSAGE_MARGIN
+from claw_ai.retrieval.relevance import KEYWORD_COVERED, KEYWORD_WEIGHT, PASSAGE_MARGIN
 from claw_ai.retrieval.retriever import get_retriever, snippet_of, source_of
 from claw_ai.retrieval.search import SearchHit
 from claw_common.auth.caller import Caller
@@ -68,7 +68,7 @@ def _source_out(hit: SearchHit, body: QueryRequest) -> SourceOut:
         title=hit.title,
         chunk_index=hit.chunk_index,
         score=hit.score,
-        snippet=snippet_of(hit.text, hit.heading_path, body.question),
+        snippet=snippet_of(hit.text, hit.heading_path, body.question, title=hit.title),
         heading=" > ".join(hit.heading_path) or None,
         page=hit.page,
         knowledge_base_id=hit.kb_id,
@@ -86,10 +86,13 @@ def explain(hit: SearchHit) -> PassageExplain:
         reason = f"{fused}; no threshold for this embedding model, every passage counts"
     else:
         floor = hit.threshold - PASSAGE_MARGIN
-        reason = (
-            f"{fused}; the question is covered: its best passage has relevance {hit.top_relevance:.3f} "
-            f">= threshold {hit.threshold:.3f}, and this passage is above the floor {floor:.3f}"
+        covered = (
+            f"its best passage has relevance {hit.top_relevance:.3f} >= threshold {hit.threshold:.3f}"
+            if hit.top_relevance >= hit.threshold
+            else f"a passage holds >= {KEYWORD_COVERED:.0%} of its keyword weight"
         )
+        kept = f"relevance >= floor {floor:.3f}" if hit.relevance >= floor else "it matches keywords"
+        reason = f"{fused}; the question is covered: {covered}; this passage is kept: {kept}"
     if hit.matched_terms:
         reason += f"; keywords found: {', '.join(hit.matched_terms)}"
     return PassageExplain(

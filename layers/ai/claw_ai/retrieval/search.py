@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from claw_ai.retrieval.keywords import KeywordScorer, keyword_terms
-from claw_ai.retrieval.relevance import PASSAGE_MARGIN, relevance, threshold_for
+from claw_ai.retrieval.relevance import PASSAGE_MARGIN, covers, relevance, threshold_for
 
 __all__ = ["SearchHit", "SearchMode", "search_chunks"]
 
@@ -129,7 +129,10 @@ def search_chunks(
     top = max((s["relevance"] for s in ordered), default=0.0)
     if threshold is not None:
         # Not covered: nothing is relevant enough. Covered: drop only the noise at the tail.
-        ordered = [s for s in ordered if s["relevance"] >= threshold - PASSAGE_MARGIN] if top >= threshold else []
+        if any(covers(s["relevance"], s["keyword"], len(s["matched"]), threshold) for s in ordered):
+            ordered = [s for s in ordered if s["relevance"] >= threshold - PASSAGE_MARGIN or s["keyword"] > 0]
+        else:
+            ordered = []
     return [
         _hit(s, mode, threshold, top, vector_rank.get(s["key"]), keyword_rank.get(s["key"])) for s in ordered[:top_k]
     ]
