@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     documents_bucket: str | None = Field(None, alias="DOCUMENTS_BUCKET", description="Bucket holding documents.")
     ingest_queue_url: str | None = Field(None, alias="INGEST_QUEUE_URL")
     ingest_dlq_url: str | None = Field(None, alias="INGEST_DLQ_URL")
+    ingest_time_reserve_ms: int = Field(
+        30000,
+        alias="INGEST_TIME_RESERVE_MS",
+        ge=0,
+        description="Ingest starts no record with less than this left (capped at a quarter of the invocation); "
+        "the rest return to the queue as batch item failures.",
+    )
 
     config_kms_key_id: str | None = Field(
         None, alias="CONFIG_KMS_KEY_ID", description="KMS key (id, ARN or alias) sealing sensitive config values."
