@@ -21,7 +21,7 @@ LOCAL_STAGE = "local"
 
 _TAGS = (
     "Ref", "Sub", "GetAtt", "If", "Join", "Not", "Equals", "Select", "Split", "FindInMap",
-    "Base64", "ImportValue", "And", "Or", "Condition", "GetAZs", "Cidr",
+    "Base64", "ImportValue", "And", "Or", "Condition", "GetAZs", "Cidr", "Contains",
 )  # fmt: skip
 
 

@@ -13,10 +13,14 @@ def test_every_function_runs_python312_with_tracing_and_a_log_group_with_retenti
     assert globals_fn["Tracing"] == "Active"
     functions = [k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"]
     assert {"AuthorizerFunction", "AuthFunction", "ChatFunction", "ConfigFunction", "IngestFunction"} <= set(functions)
-    log_groups = [v for v in resources.values() if v["Type"] == "AWS::Logs::LogGroup"]
-    covered = {lg["Properties"]["LogGroupName"]["Fn::Sub"].split("${")[1].rstrip("}") for lg in log_groups}
-    assert set(functions) <= covered
-    assert all("RetentionInDays" in lg["Properties"] for lg in log_groups)
+    log_groups = {k: v for k, v in resources.items() if v["Type"] == "AWS::Logs::LogGroup"}
+    for name in functions:
+        props = resources[name]["Properties"]
+        # Each function logs to its own group, named after the function (created before it).
+        group = log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]
+        function_name = props["FunctionName"]["Fn::Sub"]
+        assert group["Properties"]["LogGroupName"]["Fn::Sub"] == f"/aws/lambda/{function_name}"
+    assert all("RetentionInDays" in lg["Properties"] for lg in log_groups.values())
 
 
 def test_queue_visibility_is_at_least_six_times_the_ingest_timeout_and_has_a_dlq() -> None:
