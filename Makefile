@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .venv/tools
+# checkov has a venv of its own: its pins clash with the SAM CLI's and the project's.
+CHECKOV := .venv/checkov
+CHECKOV_VERSION := 3.3.30
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 PY312_DIR := $(shell dirname "$$(ls $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1 | grep . || command -v python3.12)" 2>/dev/null)
 export AWS_EC2_METADATA_DISABLED := true
@@ -20,7 +23,7 @@ help:
 	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566)"
 	@echo "make test       run every test (unit, integration, end-to-end, template checks)"
 	@echo "make lint       ruff + mypy"
-	@echo "make validate   cfn-lint + sam validate --lint"
+	@echo "make validate   cfn-lint (with informational rules) + sam validate --lint + checkov"
 	@echo "make build      sam build, then every function's unzipped size with its layers"
 	@echo "make bench      benchmarks (QUICK=1 for the quick suite)"
 	@echo "make eval       bilingual retrieval/answer evaluation -> benchmarks/results/eval.md (EVAL_ARGS=...)"
@@ -43,7 +46,12 @@ $(TOOLS)/.installed:
 	$(TOOLS)/bin/pip install --quiet "aws-sam-cli>=1.140" "cfn-lint>=1.58" awscli
 	touch $@
 
-tools: $(TOOLS)/.installed
+$(CHECKOV)/.installed-$(CHECKOV_VERSION):
+	test -x $(CHECKOV)/bin/python || $(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet "checkov==$(CHECKOV_VERSION)"
+	touch $@
+
+tools: $(TOOLS)/.installed $(CHECKOV)/.installed-$(CHECKOV_VERSION)
 
 dev: install
 	$(PY) -m claw_local
@@ -64,8 +72,9 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 validate: install tools
-	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(VENV)/bin/cfn-lint -c I -- infra/template.yaml
 	$(TOOLS)/bin/sam validate --lint --template-file infra/template.yaml --region us-east-1
+	$(CHECKOV)/bin/checkov -f infra/template.yaml --framework cloudformation --compact --quiet --skip-download
 
 build: install tools
 	PATH="$(PY312_DIR):$$PATH" $(TOOLS)/bin/sam build --template-file infra/template.yaml --build-dir .aws-sam/build
@@ -82,7 +91,9 @@ bench: install
 eval: install
 	$(PY) -m benchmarks.eval $(EVAL_ARGS)
 
+# The connections the stage's reserved concurrency can open must fit the database (docs/deploy.md).
 deploy: build
+	$(PY) infra/connection_budget.py --config-env $(STAGE)
 	$(TOOLS)/bin/sam deploy --config-env $(STAGE) --template-file .aws-sam/build/template.yaml
 
 smoke: install
