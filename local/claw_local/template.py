@@ -6,6 +6,7 @@ the template; nothing about them is repeated in the local runtime.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,7 @@ class LocalStack:
 
     stage: str
     region: str
+    account_id: str = LOCAL_ACCOUNT_ID
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
     authorizer: AuthorizerSpec | None = None
@@ -220,6 +222,26 @@ def _as_int(value: Any, default: int) -> int:
         return default
 
 
+def endpoint_account_id(endpoint_url: str | None, region: str = "us-east-1") -> str:
+    """The account id an AWS endpoint answers with (STS), so names that embed it match there.
+
+    moto answers 123456789012, LocalStack 000000000000; without an endpoint (AWS itself is
+    never called locally) the local default.
+    """
+    if not endpoint_url:
+        return LOCAL_ACCOUNT_ID
+    import boto3
+
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+    )
+    return str(sts.get_caller_identity()["Account"])
+
+
 def load_local_stack(
     parameters: dict[str, Any] | None = None,
     region: str = "us-east-1",
@@ -233,7 +255,7 @@ def load_local_stack(
     resources: dict[str, Any] = template.get("Resources") or {}
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
     global_env = r.resolve((globals_fn.get("Environment") or {}).get("Variables") or {})
-    stack = LocalStack(stage=params["Stage"], region=region)
+    stack = LocalStack(stage=params["Stage"], region=region, account_id=account_id)
 
     for logical_id, res in resources.items():
         rtype = res.get("Type")
