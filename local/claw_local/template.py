@@ -266,8 +266,9 @@ def load_local_stack(
                 logical_id=logical_id,
                 handler=props["Handler"],
                 code_uri=(path.parent / props["CodeUri"]).resolve(),
-                timeout=_as_int(props.get("Timeout", globals_fn.get("Timeout", 3)), 3),
-                memory=_as_int(props.get("MemorySize", globals_fn.get("MemorySize", 128)), 128),
+                # Resolved: a timeout may be a parameter (ChatStreamTimeout).
+                timeout=_as_int(r.resolve(props.get("Timeout", globals_fn.get("Timeout", 3))), 3),
+                memory=_as_int(r.resolve(props.get("MemorySize", globals_fn.get("MemorySize", 128))), 128),
                 environment={k: "" if v is None else str(v) for k, v in env.items() if not isinstance(v, dict)},
             )
             for event in (props.get("Events") or {}).values():

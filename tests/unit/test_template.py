@@ -51,3 +51,11 @@ def test_public_routes_opt_out_of_the_authorizer_and_the_rest_is_protected() -> 
     protected = {r.path for r in stack.routes if r.authorized}
     assert "/api/v1/conversations" in protected and "/api/v1/configs/{proxy+}" in protected
     assert stack.authorizer is not None and stack.authorizer.ttl_seconds > 0
+
+
+def test_the_streaming_function_gets_its_own_longer_timeout_locally_too() -> None:
+    stack = load_local_stack()
+    assert stack.functions["ChatFunction"].timeout == 29
+    assert stack.functions["ChatStreamFunction"].timeout >= 60
+    assert stack.websocket is not None
+    assert {r.function for r in stack.websocket.routes.values()} == {"ChatStreamFunction"}
