@@ -295,6 +295,9 @@ class ZhipuEmbedder:
                     )
                     cause = exc
                 elif status in (401, 403):
+                    from claw_ai.zhipu import zhipu_key_rejected
+
+                    zhipu_key_rejected(self._api_key)  # a rotated key: the next call reads the secret again
                     raise UpstreamError(f"{self.name} rejected the API key (HTTP {status})") from exc
                 else:
                     raise UpstreamError(f"{self.name} rejected the request (HTTP {status}, code {code})") from exc

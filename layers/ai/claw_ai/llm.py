@@ -333,6 +333,7 @@ class _Failure:
     retryable: bool
     detail: str
     retry_after_s: float | None = None
+    credentials: bool = False
 
     def to_error(self, retry_after: float | None = None) -> ClawError:
         if self.kind == "timeout":
@@ -380,7 +381,10 @@ def _classify_status(status: int, code: str | None, message: str, retry_after: f
     if status in (401, 403) or code in AUTH_CODES:
         # Never echo the upstream message here: it is about our credentials, not the user's request.
         return _Failure(
-            "rejected", False, f"The AI provider rejected our credentials ({where}); check ZHIPUAI_API_KEY."
+            "rejected",
+            False,
+            f"The AI provider rejected our credentials ({where}); check ZHIPUAI_API_KEY.",
+            credentials=True,
         )
     if status in (408, 409) or status >= 500:
         return _Failure("unavailable", True, f"The AI provider is unavailable ({where}).", retry_after)
@@ -493,7 +497,9 @@ class ZhipuProvider:
             failure = _Failure(
                 "rejected", False, f"The AI provider returned an unusable response ({type(exc).__name__})."
             )
-        return _Failure(failure.kind, failure.retryable, self._scrub(failure.detail), failure.retry_after_s)
+        return _Failure(
+            failure.kind, failure.retryable, self._scrub(failure.detail), failure.retry_after_s, failure.credentials
+        )
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.backoff_max_s, self.backoff_base_s * 2.0**attempt)
@@ -515,6 +521,10 @@ class ZhipuProvider:
     def _give_up(self, failure: _Failure | None) -> ClawError:
         if failure is None:
             return UpstreamTimeout("No time was left to call the AI provider.")
+        if failure.credentials:
+            from claw_ai.zhipu import zhipu_key_rejected
+
+            zhipu_key_rejected(self._api_key)  # a rotated key: the next call reads the secret again
         # When out of retries on a rate limit, tell the client when trying again makes sense.
         retry_after = failure.retry_after_s
         if failure.kind in ("rate_limited", "unavailable") and retry_after is None:
