@@ -26,16 +26,16 @@ def _url_for(role: str) -> str:
 
 @pytest.fixture()
 def secret(platform: Any, db: Any, unique: str) -> Iterator[tuple[Any, str, list[str]]]:
-    import boto3
-    from moto import mock_aws
+    from claw_common.aws import aws_client
 
     roles = [f"rot_a_{unique}", f"rot_b_{unique}"]
     for role in roles:
         db.execute(f'CREATE ROLE "{role}" LOGIN')
-    with mock_aws():
-        client = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=None)
-        arn = client.create_secret(Name=f"claw/test/db-{unique}", SecretString=json.dumps({"url": _url_for(roles[0])}))
-        yield client, arn["ARN"], roles
+    # The platform's emulated Secrets Manager (an in-process mock would also capture the
+    # platform's own AWS calls, such as the SQS poller's).
+    client = aws_client("secretsmanager")
+    arn = client.create_secret(Name=f"claw/test/db-{unique}", SecretString=json.dumps({"url": _url_for(roles[0])}))
+    yield client, arn["ARN"], roles
     for role in roles:
         db.execute(f'DROP ROLE IF EXISTS "{role}"')
 

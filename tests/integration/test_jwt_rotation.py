@@ -17,18 +17,15 @@ USER_ID = str(uuid.uuid4())
 
 
 @pytest.fixture()
-def secrets_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import boto3
-    from moto import mock_aws
-
+def secrets_client(platform: Any) -> Iterator[Any]:
+    """The platform's emulated Secrets Manager (moto), which the rotation function reaches
+    through AWS_ENDPOINT_URL as it would reach Secrets Manager on AWS."""
+    from claw_common.aws import aws_client
     from rotation_app import handler
 
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        handler.secretsmanager.cache_clear()
-        client = boto3.client("secretsmanager", region_name="us-east-1")
-        yield client
-        handler.secretsmanager.cache_clear()
+    handler.secretsmanager.cache_clear()
+    yield aws_client("secretsmanager")
+    handler.secretsmanager.cache_clear()
 
 
 def _start_rotation(client: Any, arn: str) -> str:
@@ -65,7 +62,9 @@ def _issue(ring: tokens.KeyRing) -> str:
 
 def test_a_rotation_signs_with_a_new_key_and_keeps_verifying_old_tokens(secrets_client: Any) -> None:
     # Given the template's first secret and a token signed with it
-    arn = secrets_client.create_secret(Name="claw-ai/test/jwt-signing-keys", SecretString=json.dumps(FIRST))["ARN"]
+    arn = secrets_client.create_secret(
+        Name=f"claw-ai/test/jwt-signing-keys-{uuid.uuid4().hex[:8]}", SecretString=json.dumps(FIRST)
+    )["ARN"]
     before = tokens.parse_key_ring(_current(secrets_client, arn))
     old_token = _issue(before)
 
@@ -84,7 +83,9 @@ def test_a_rotation_signs_with_a_new_key_and_keeps_verifying_old_tokens(secrets_
 
 
 def test_two_rotations_keep_two_keys_and_retire_the_oldest(secrets_client: Any) -> None:
-    arn = secrets_client.create_secret(Name="claw-ai/test/jwt-keys-2", SecretString=json.dumps(FIRST))["ARN"]
+    arn = secrets_client.create_secret(
+        Name=f"claw-ai/test/jwt-keys-2-{uuid.uuid4().hex[:8]}", SecretString=json.dumps(FIRST)
+    )["ARN"]
     _rotate(secrets_client, arn)
     middle = tokens.parse_key_ring(_current(secrets_client, arn))
     _rotate(secrets_client, arn)
@@ -96,7 +97,9 @@ def test_two_rotations_keep_two_keys_and_retire_the_oldest(secrets_client: Any) 
 def test_a_retried_create_step_keeps_the_ring_it_made(secrets_client: Any) -> None:
     from rotation_app.handler import lambda_handler
 
-    arn = secrets_client.create_secret(Name="claw-ai/test/jwt-keys-3", SecretString=json.dumps(FIRST))["ARN"]
+    arn = secrets_client.create_secret(
+        Name=f"claw-ai/test/jwt-keys-3-{uuid.uuid4().hex[:8]}", SecretString=json.dumps(FIRST)
+    )["ARN"]
     token = _start_rotation(secrets_client, arn)
     event = {"SecretId": arn, "ClientRequestToken": token, "Step": "createSecret"}
     lambda_handler(event, _Context())
@@ -108,7 +111,9 @@ def test_a_retried_create_step_keeps_the_ring_it_made(secrets_client: Any) -> No
 def test_a_pending_ring_that_drops_the_signing_key_fails_the_test_step(secrets_client: Any) -> None:
     from rotation_app.handler import RotationError, lambda_handler
 
-    arn = secrets_client.create_secret(Name="claw-ai/test/jwt-keys-4", SecretString=json.dumps(FIRST))["ARN"]
+    arn = secrets_client.create_secret(
+        Name=f"claw-ai/test/jwt-keys-4-{uuid.uuid4().hex[:8]}", SecretString=json.dumps(FIRST)
+    )["ARN"]
     token = _start_rotation(secrets_client, arn)
     stranger = json.dumps({"keys": [{"kid": "k9", "secret": "z" * 64}]})
     secrets_client.put_secret_value(
