@@ -42,10 +42,14 @@ def test_neither_a_url_nor_a_secret_is_refused_at_start() -> None:
         DatabaseCredentials(None, None)
 
 
-def test_settings_need_a_database_url_or_a_secret_arn() -> None:
+def test_settings_need_a_database_url_or_a_secret_arn(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
     from claw_common.settings import Settings
+
+    # Only what is passed here counts (the local platform of other tests sets DATABASE_URL).
+    for name in ("DATABASE_URL", "DATABASE_SECRET_ARN"):
+        monkeypatch.delenv(name, raising=False)
 
     with pytest.raises(ValidationError):
         Settings(REDIS_URL="redis://127.0.0.1:6379/0", DATABASE_URL="")  # type: ignore[call-arg]
