@@ -17,7 +17,7 @@ STAGE ?= dev
 PYTEST_ARGS ?=
 EVAL_ARGS ?=
 
-.PHONY: help install tools web system-deps dev test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
+.PHONY: help install tools web system-deps deploy-web dev test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
 
 help:
 	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566)"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench      benchmarks (QUICK=1 for the quick suite)"
 	@echo "make eval       bilingual retrieval/answer evaluation -> benchmarks/results/eval.md (EVAL_ARGS=...)"
 	@echo "make deploy     sam build && sam deploy --config-env \$$STAGE (dev|prod)"
+	@echo "make deploy-web STACK=claw-ai-dev   upload the console and widget.js (S3 + CloudFront)"
 	@echo "make smoke STACK=claw-ai-dev   post-deploy smoke test (or URL=http://127.0.0.1:3000)"
 	@echo "make admin EMAIL=... PASSWORD=...   create or promote an admin"
 	@echo "make clean      stop nothing, wipe local data (.claw/) and build output"
@@ -114,6 +115,11 @@ eval: install
 	$(PY) -m benchmarks.eval $(EVAL_ARGS)
 
 # The connections the stage's reserved concurrency can open must fit the database (docs/deploy.md).
+# Upload the console and widget to the stack's web bucket, with config.json from its outputs.
+deploy-web: web tools
+	@test -n "$(STACK)" || (echo "usage: make deploy-web STACK=claw-ai-dev" && exit 2)
+	$(PY) scripts/deploy_web.py --stack-name $(STACK)
+
 deploy: build
 	$(PY) infra/connection_budget.py --config-env $(STAGE)
 	$(TOOLS)/bin/sam deploy --config-env $(STAGE) --template-file .aws-sam/build/template.yaml

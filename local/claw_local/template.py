@@ -293,7 +293,9 @@ def load_local_stack(
                 dlq=dlq_ref["Fn::GetAtt"][0] if isinstance(dlq_ref, dict) else None,
                 max_receive_count=_as_int(redrive.get("maxReceiveCount"), 0) or None,
             )
-        elif rtype == "AWS::S3::Bucket":
+        elif rtype == "AWS::S3::Bucket" and (props.get("NotificationConfiguration") or {}).get("QueueConfigurations"):
+            # The documents bucket: the one whose events feed a queue (the console's bucket is served
+            # by the local gateway from web/dist instead).
             p = r.resolve(props)
             stack.bucket_logical_id = logical_id
             stack.bucket_name = p.get("BucketName") or logical_id.lower()
