@@ -133,6 +133,10 @@ DEFAULT_ROUTES: dict[str, LimitSpec] = {
     "knowledge": LimitSpec(per_minute=30),
     "register": LimitSpec(per_minute=10),
     "login": LimitSpec(per_minute=20),
+    # Assistants' public routes, per client IP (visitors have no account): sessions are cheap
+    # to mint, so their own bucket stops one address from minting fresh per-visitor buckets.
+    "assistant_sessions": LimitSpec(per_minute=20),
+    "assistant_chat": LimitSpec(per_minute=60),
 }
 # Same as the template's stage throttling defaults (500 rps, burst 1000): the Redis global
 # bucket is the second line, counting across every function.
@@ -175,10 +179,13 @@ ROUTE_GROUPS: dict[str, RouteGroup] = {
     "knowledge": RouteGroup("knowledge", "caller"),
     "register": RouteGroup("register", "ip", fail_closed=True),
     "login": RouteGroup("login", "ip", fail_closed=True),
+    "assistant_sessions": RouteGroup("assistant_sessions", "ip"),
+    "assistant_chat": RouteGroup("assistant_chat", "ip"),
 }
 
 _PREFIX = "/api/v1"
 _MESSAGES = re.compile(rf"^{_PREFIX}/conversations/[^/]+/(messages|chat)(/.*)?$")
+_ASSISTANT_PUBLIC = re.compile(rf"^{_PREFIX}/public/assistants/[^/]+/(sessions|chat|feedback)$")
 _UNLIMITED_PATHS = frozenset({f"{_PREFIX}/health"})
 
 
@@ -191,6 +198,9 @@ def route_group_for(path: str) -> RouteGroup | None:
         return ROUTE_GROUPS["login"]
     if _MESSAGES.match(path):
         return ROUTE_GROUPS["messages"]
+    public = _ASSISTANT_PUBLIC.match(path)
+    if public:
+        return ROUTE_GROUPS["assistant_sessions" if public.group(1) == "sessions" else "assistant_chat"]
     if path == f"{_PREFIX}/conversations" or path.startswith(f"{_PREFIX}/conversations/"):
         return ROUTE_GROUPS["conversations"]
     if path == f"{_PREFIX}/knowledge" or path.startswith(f"{_PREFIX}/knowledge/"):
@@ -270,6 +280,17 @@ class RateLimitPolicy:
                     )
                 )
         return buckets
+
+
+def visitor_bucket(assistant_public_id: str, visitor_id: str, per_minute: int) -> Bucket:
+    """The bucket of one visitor of one assistant, sized by the assistant's own setting
+    (``visitor_rate_limit_per_minute``): the per-IP ``assistant_chat`` group is checked by the
+    middleware, this one by the assistants function once it knows the visitor."""
+    return Bucket(
+        "visitor",
+        f"{KEY_PREFIX}visitor:{assistant_public_id}:{visitor_id}",
+        LimitSpec(per_minute=per_minute, burst=per_minute),
+    )
 
 
 def _in_networks(ip: str, networks: tuple[Network, ...]) -> bool:
@@ -531,4 +552,5 @@ __all__ = [
     "load_policy",
     "policy_from_values",
     "route_group_for",
+    "visitor_bucket",
 ]
