@@ -149,7 +149,9 @@ def test_other_users_get_404_for_an_assistant_and_its_conversations(
     ]:
         resp = api.request(method, path, headers=bob.headers, json={"name": "Mine"} if method == "PUT" else None)
         assert resp.status_code == 404, (method, path, resp.status_code)
-    assert all(a["id"] != shop_assistant["id"] for a in api.get(f"{API}/assistants", headers=bob.headers).json()["items"])
+    assert all(
+        a["id"] != shop_assistant["id"] for a in api.get(f"{API}/assistants", headers=bob.headers).json()["items"]
+    )
     # And the owner still has it, untouched
     assert api.get(base, headers=owner.headers).json()["name"] == shop_assistant["name"]
     # A conversation id of another assistant of the owner is 404 as well

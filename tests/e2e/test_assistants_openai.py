@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import openai
@@ -17,16 +18,21 @@ def api_key_of(api: Any, user: Any) -> str:
     return resp.json()["key"]
 
 
+def sdk(platform: Any, api_key: str) -> openai.OpenAI:
+    """The official client pointed at the local gateway (no retries: every status is asserted)."""
+    return openai.OpenAI(base_url=f"{platform.gateway_url}{API}/openai", api_key=api_key, max_retries=0)
+
+
 @pytest.fixture(scope="module")
 def published(api: Any, platform: Any) -> dict[str, Any]:
     import psycopg
     from psycopg.rows import dict_row
 
     owner = new_user(api, tier="pro")
-    with psycopg.connect(__import__("os").environ["DATABASE_URL"], autocommit=True, row_factory=dict_row) as db:
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, row_factory=dict_row) as db:
         kb_id = knowledge_base_with(api, db, owner)
     assistant = create_assistant(api, owner, knowledge_base_ids=[kb_id])
-    client = openai.OpenAI(base_url=f"{platform.gateway_url}{API}/openai", api_key=api_key_of(api, owner), max_retries=0)
+    client = sdk(platform, api_key_of(api, owner))
     return {"owner": owner, "assistant": assistant, "client": client}
 
 
@@ -71,15 +77,13 @@ def test_streaming_is_server_sent_events(published: dict[str, Any]) -> None:
 
 def test_another_users_assistant_is_not_a_model(published: dict[str, Any], api: Any, platform: Any) -> None:
     bob = new_user(api)
-    bobs = openai.OpenAI(base_url=f"{platform.gateway_url}{API}/openai", api_key=api_key_of(api, bob), max_retries=0)
+    bobs = sdk(platform, api_key_of(api, bob))
     with pytest.raises(openai.NotFoundError):
         bobs.chat.completions.create(
             model=published["assistant"]["public_id"], messages=[{"role": "user", "content": "Hi"}]
         )
     assert [m.id for m in bobs.models.list()] == []
     # And without a valid key the SDK gets 401
-    anonymous = openai.OpenAI(
-        base_url=f"{platform.gateway_url}{API}/openai", api_key="claw_00000000_" + "x" * 43, max_retries=0
-    )
+    anonymous = sdk(platform, "claw_00000000_" + "x" * 43)
     with pytest.raises(openai.AuthenticationError):
         anonymous.models.list()
