@@ -17,7 +17,7 @@ from typing import Any
 from claw_common.http.app import API_PREFIX
 
 PUBLIC_PATH = re.compile(rf"^{API_PREFIX}/public/assistants/([^/]+)(?:/.*)?$")
-ALLOW_METHODS = "GET, POST, OPTIONS"
+ALLOW_METHODS = "POST, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type"
 EXPOSE_HEADERS = "Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Request-Id"
 PREFLIGHT_MAX_AGE_S = 600
