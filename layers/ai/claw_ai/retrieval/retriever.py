@@ -114,7 +114,8 @@ class PgVectorRetriever:
 @lru_cache(maxsize=1)
 def get_retriever() -> PgVectorRetriever:
     """The process's retriever: the deployment's embedder behind the Redis vector cache."""
-    from claw_ai.embeddings import CachedEmbedder, RedisVectorCache, get_embedder
+    from claw_ai.embeddings import CachedEmbedder, RedisVectorCache
+    from claw_ai.providers import get_embedder
     from claw_common.data.cache import get_redis
     from claw_common.settings import get_settings
 
