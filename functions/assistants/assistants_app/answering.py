@@ -24,7 +24,8 @@ from assistants_app.conversations import ConversationRepository
 from claw_ai import runtime_config
 from claw_ai.answering.ledger import UsageRepository, check_quota
 from claw_ai.answering.pipeline import AnswerDeps, OnDelta, build_messages, generate, record_usage, remember
-from claw_ai.llm import ChatMessage, stream_pieces
+from claw_ai.llm import stream_pieces
+from claw_ai.messages import ChatMessage
 from claw_ai.retrieval.sources import Source
 from claw_common.auth.caller import Caller
 from claw_common.data import db

@@ -24,7 +24,8 @@ from assistants_app import answering
 from assistants_app.models import ChatCompletionRequest, SourceOut
 from assistants_app.repository import AssistantRepository
 from claw_ai.answering.pipeline import AnswerDeps
-from claw_ai.llm import ChatMessage, stream_pieces
+from claw_ai.llm import stream_pieces
+from claw_ai.messages import ChatMessage
 from claw_common.auth.caller import Caller
 from claw_common.data import db
 from claw_common.errors import NotFound, ValidationFailed
