@@ -182,8 +182,8 @@ def chat(
 ) -> VisitorAnswer:
     """Answer a visitor's question in their session's conversation, billed to the owner."""
     assistant = public_assistant(public_id)
-    if claims.origin and not origin_allowed(assistant, claims.origin):
-        # The owner removed the site since the session started.
+    if not origin_allowed(assistant, claims.origin or None):
+        # The owner restricted the assistant to other sites since the session started.
         raise Forbidden("This assistant is not available on this website.")
     check_visitor_limit(assistant, claims)
     reply = answering.ask(
