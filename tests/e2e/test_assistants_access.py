@@ -177,6 +177,12 @@ def test_an_assistant_cannot_use_another_users_knowledge_base(api: Any, db: Any,
 
 def test_bad_input_is_a_clear_4xx(api: Any, owner: Any, shop_assistant: dict[str, Any]) -> None:
     assert api.post(f"{API}/assistants", json={"name": ""}, headers=owner.headers).status_code == 422
+    nulls = api.post(
+        f"{API}/assistants",
+        json={"name": "Nulls", "welcome_message": None, "is_active": None, "allowed_origins": None},
+        headers=owner.headers,
+    )
+    assert nulls.status_code == 201 and nulls.json()["welcome_message"] == "" and nulls.json()["is_active"] is True
     bad_origin = api.post(
         f"{API}/assistants", json={"name": "x", "allowed_origins": ["shop.example.com/path"]}, headers=owner.headers
     )

@@ -92,7 +92,9 @@ def require_assistant(conn: Any, caller: Caller, assistant_id: str) -> dict[str,
 
 def create_assistant(caller: Caller, body: AssistantCreate, api_base: str) -> Assistant:
     """A new assistant of the caller (its knowledge bases must be the caller's)."""
-    values = {**DEFAULTS, **body.model_dump(exclude_unset=True, exclude={"knowledge_base_ids"})}
+    sent = body.model_dump(exclude_unset=True, exclude={"knowledge_base_ids"})
+    # null means "the default" for every field but the two whose default is null anyway
+    values = {**DEFAULTS, **{k: v for k, v in sent.items() if v is not None}}
     values["model"] = values.get("model") or runtime_config.default_model()
     with db.connection() as conn:
         repo = AssistantRepository(conn)
