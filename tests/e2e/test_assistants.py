@@ -149,6 +149,20 @@ def test_history_stays_within_the_visitors_session(api: Any, db: Any) -> None:
     counts = {c["id"]: c["question_count"] for c in listed}
     assert counts == {a["conversation_id"]: 2, c["conversation_id"]: 1}
 
+    # And a visitor can rate only the answers of their own conversation
+    foreign = api.post(
+        f"{API}/public/assistants/{assistant['public_id']}/feedback",
+        json={"message_id": a["message_id"], "rating": "down"},
+        headers=visitor_headers(second),
+    )
+    assert foreign.status_code == 404
+    own = api.post(
+        f"{API}/public/assistants/{assistant['public_id']}/feedback",
+        json={"message_id": c["message_id"], "rating": "up"},
+        headers=visitor_headers(second),
+    )
+    assert own.status_code == 200
+
     # And the list pages with a cursor
     page = api.get(
         f"{API}/assistants/{assistant['id']}/conversations", params={"limit": 1}, headers=owner.headers
