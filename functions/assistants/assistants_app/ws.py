@@ -37,11 +37,6 @@ class VisitorChatFrame(BaseModel):
     message: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
 
 
-def is_websocket_event(event: Any) -> bool:
-    """True for API Gateway WebSocket events (they name an ``eventType``)."""
-    return isinstance(event, dict) and bool((event.get("requestContext") or {}).get("eventType"))
-
-
 def visitor_of(event: dict[str, Any]) -> VisitorClaims:
     """The visitor the authorizer accepted at ``$connect``; 401 for any other connection or an expired session."""
     context = (event.get("requestContext") or {}).get("authorizer") or {}

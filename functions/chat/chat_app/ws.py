@@ -51,11 +51,6 @@ class ChatAction(ChatRequest):
     conversation_id: str = Field(min_length=1, max_length=64, description="The caller's conversation.")
 
 
-def is_websocket_event(event: Any) -> bool:
-    """True for API Gateway WebSocket events (they name an ``eventType``; REST proxy events do not)."""
-    return isinstance(event, dict) and bool((event.get("requestContext") or {}).get("eventType"))
-
-
 def handle_websocket_event(event: dict[str, Any], context: Any, *, deps: AnswerDeps | None = None) -> dict[str, Any]:
     """Answer one WebSocket event; the return value is the integration response API Gateway expects."""
     request_context = event.get("requestContext") or {}
