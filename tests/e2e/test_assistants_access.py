@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from claw_common.auth.tokens import issue_visitor_token, parse_key_ring
+from claw_common.auth.tokens import parse_key_ring
+from claw_common.auth.visitor_tokens import issue_visitor_token
 from tests.assistant_helpers import (
     API,
     SHOP,

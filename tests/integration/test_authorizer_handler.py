@@ -191,7 +191,8 @@ def test_websocket_connect_is_authorized_by_its_token_query_parameter_only(api: 
 
 
 def _visitor_token(origin: str = "https://shop.example.com") -> str:
-    from claw_common.auth.tokens import issue_visitor_token, parse_key_ring
+    from claw_common.auth.tokens import parse_key_ring
+    from claw_common.auth.visitor_tokens import issue_visitor_token
 
     return issue_visitor_token(
         parse_key_ring(os.environ["JWT_SIGNING_KEYS"]),

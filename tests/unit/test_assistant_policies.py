@@ -8,7 +8,7 @@ from assistants_app.answering import default_no_answer, limited_message, reply_d
 from assistants_app.cors import allow_origin
 from assistants_app.insights_logic import csv_safe
 from assistants_app.models import normalise_origin
-from claw_common.auth import tokens
+from claw_common.auth import tokens, visitor_tokens
 
 RING = tokens.parse_key_ring({"kid": "k1", "secret": "s" * 40})
 ISS = "https://claw.ai"
@@ -51,23 +51,23 @@ def test_default_sentences_follow_the_questions_language() -> None:
 
 
 def test_a_visitor_token_round_trips_and_is_not_an_access_token() -> None:
-    token = tokens.issue_visitor_token(
+    token = visitor_tokens.issue_visitor_token(
         RING, visitor_id=VISITOR, assistant=PUBLIC_ID, conversation_id=CONVERSATION, origin="", issuer=ISS, ttl_s=600
     )
-    claims = tokens.verify_visitor_token(RING, token, issuer=ISS)
+    claims = visitor_tokens.verify_visitor_token(RING, token, issuer=ISS)
     assert (claims.visitor_id, claims.assistant, claims.conversation_id) == (VISITOR, PUBLIC_ID, CONVERSATION)
-    assert tokens.token_audience(token) == tokens.VISITOR_AUDIENCE
+    assert visitor_tokens.token_audience(token) == visitor_tokens.VISITOR_AUDIENCE
     with pytest.raises(tokens.TokenError):
         tokens.verify_access_token(RING, token, issuer=ISS, audience="claw-api")
     access = tokens.issue_access_token(
         RING, user_id=VISITOR, role="user", tier="free", issuer=ISS, audience="claw-api", ttl_s=600
     )
     with pytest.raises(tokens.TokenError):
-        tokens.verify_visitor_token(RING, access, issuer=ISS)
+        visitor_tokens.verify_visitor_token(RING, access, issuer=ISS)
 
 
 def test_an_expired_or_foreign_visitor_token_is_refused() -> None:
-    expired = tokens.issue_visitor_token(
+    expired = visitor_tokens.issue_visitor_token(
         RING,
         visitor_id=VISITOR,
         assistant=PUBLIC_ID,
@@ -78,13 +78,13 @@ def test_an_expired_or_foreign_visitor_token_is_refused() -> None:
         now=1_000_000,
     )
     with pytest.raises(tokens.TokenError):
-        tokens.verify_visitor_token(RING, expired, issuer=ISS)
-    valid = tokens.issue_visitor_token(
+        visitor_tokens.verify_visitor_token(RING, expired, issuer=ISS)
+    valid = visitor_tokens.issue_visitor_token(
         RING, visitor_id=VISITOR, assistant=PUBLIC_ID, conversation_id=CONVERSATION, origin="", issuer=ISS, ttl_s=600
     )
     other_ring = tokens.parse_key_ring({"kid": "k1", "secret": "t" * 40})
     with pytest.raises(tokens.TokenError):
-        tokens.verify_visitor_token(other_ring, valid, issuer=ISS)
+        visitor_tokens.verify_visitor_token(other_ring, valid, issuer=ISS)
 
 
 def test_origins_are_normalised_and_checked() -> None:

@@ -14,7 +14,7 @@ from claw_common.http.entry import api_entry
 
 def _allowed_origins(public_id: str) -> list[str] | None:
     from assistants_app.repository import AssistantRepository
-    from claw_common.auth.tokens import is_public_assistant_id
+    from claw_common.auth.visitor_tokens import is_public_assistant_id
     from claw_common.data import db
 
     if not is_public_assistant_id(public_id):

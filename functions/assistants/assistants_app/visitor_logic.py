@@ -18,7 +18,7 @@ from assistants_app.conversations import ConversationRepository
 from assistants_app.models import AssistantIntro, Feedback, FeedbackIn, SourceOut, VisitorAnswer, VisitorSession
 from assistants_app.repository import AssistantRepository
 from claw_ai.answering.pipeline import AnswerDeps, OnDelta
-from claw_common.auth import tokens
+from claw_common.auth import tokens, visitor_tokens
 from claw_common.auth.caller import Caller
 from claw_common.data import db
 from claw_common.errors import Forbidden, NotFound, RateLimited, Unauthorized
@@ -42,7 +42,7 @@ def not_found() -> NotFound:
 
 def public_assistant(public_id: str) -> dict[str, Any]:
     """The active assistant of an active owner behind ``public_id``, or 404."""
-    if not tokens.is_public_assistant_id(public_id):
+    if not visitor_tokens.is_public_assistant_id(public_id):
         raise not_found()
     with db.connection() as conn:
         assistant = AssistantRepository(conn).get_public(public_id)
@@ -72,15 +72,15 @@ def _bearer(authorization: str | None) -> str | None:
     return value.strip()
 
 
-def _verify(token: str) -> tokens.VisitorClaims:
+def _verify(token: str) -> visitor_tokens.VisitorClaims:
     try:
-        return tokens.verify_visitor_token(key_ring(), token, issuer=get_settings().jwt_issuer)
+        return visitor_tokens.verify_visitor_token(key_ring(), token, issuer=get_settings().jwt_issuer)
     except tokens.TokenError as exc:
         logger.info("visitor token refused", extra={"reason": str(exc)})
         raise Unauthorized("The session token is missing, invalid or expired; start a new session.") from exc
 
 
-def visitor(public_id: str, authorization: str | None, origin: str | None) -> tokens.VisitorClaims:
+def visitor(public_id: str, authorization: str | None, origin: str | None) -> visitor_tokens.VisitorClaims:
     """The verified visitor of a request to ``public_id``'s chat or feedback route.
 
     401 without a valid session token; 403 when the token is another assistant's or was issued
@@ -109,7 +109,7 @@ def start_session(public_id: str, *, origin: str | None, authorization: str | No
     else:
         visitor_id, conversation_id = str(uuid.uuid4()), str(uuid.uuid4())
     settings = get_settings()
-    session_token = tokens.issue_visitor_token(
+    session_token = visitor_tokens.issue_visitor_token(
         key_ring(),
         visitor_id=visitor_id,
         assistant=public_id,
@@ -131,7 +131,7 @@ def start_session(public_id: str, *, origin: str | None, authorization: str | No
     )
 
 
-def check_visitor_limit(assistant: dict[str, Any], claims: tokens.VisitorClaims) -> None:
+def check_visitor_limit(assistant: dict[str, Any], claims: visitor_tokens.VisitorClaims) -> None:
     """429 with ``Retry-After`` past the assistant's messages per visitor per minute (fails open without Redis)."""
     from claw_common.ratelimit.limiter import RateLimiterUnavailable, get_rate_limiter, visitor_bucket
 
@@ -173,7 +173,7 @@ def answer_out(reply: answering.Reply) -> VisitorAnswer:
 
 def chat(
     public_id: str,
-    claims: tokens.VisitorClaims,
+    claims: visitor_tokens.VisitorClaims,
     message: str,
     deps: AnswerDeps,
     *,
@@ -202,7 +202,7 @@ def chat(
     return answer_out(reply)
 
 
-def give_feedback(public_id: str, claims: tokens.VisitorClaims, body: FeedbackIn) -> Feedback:
+def give_feedback(public_id: str, claims: visitor_tokens.VisitorClaims, body: FeedbackIn) -> Feedback:
     """Rate an answer of the visitor's own conversation (404 for any other message)."""
     assistant = public_assistant(public_id)
     if not tokens.is_user_id(body.message_id):

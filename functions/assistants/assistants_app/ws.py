@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assistants_app import visitor_logic
 from assistants_app.deps import answer_deps, deadline_from
 from assistants_app.models import MAX_QUESTION_CHARS
-from claw_common.auth.tokens import VisitorClaims, is_public_assistant_id, is_user_id
+from claw_common.auth.tokens import is_user_id
+from claw_common.auth.visitor_tokens import VisitorClaims, is_public_assistant_id
 from claw_common.errors import ClawError, Unauthorized, ValidationFailed
 from claw_common.http.ws_push import ConnectionPusher, FrameStream, error_frame, management_client, management_endpoint
 from claw_common.observability import MetricUnit, logger, metrics

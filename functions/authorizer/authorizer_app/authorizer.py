@@ -40,7 +40,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from authorizer_app.config import AuthorizerConfig
-from claw_common.auth import tokens
+from claw_common.auth import tokens, visitor_tokens
 from claw_common.data.credentials import DatabaseCredentials, connect_with_rotation
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "authorizer", utc=True)
@@ -298,7 +298,7 @@ def visitor_principal(event: dict[str, Any], token: str) -> dict[str, str]:
     accepted only from a page of that origin.
     """
     try:
-        claims = tokens.verify_visitor_token(key_ring(), token, issuer=config().jwt_issuer)
+        claims = visitor_tokens.verify_visitor_token(key_ring(), token, issuer=config().jwt_issuer)
     except tokens.TokenError as exc:
         raise Denied(str(exc)) from exc
     if claims.origin and _header(event, "Origin") != claims.origin:
@@ -317,7 +317,7 @@ def authenticate(event: dict[str, Any]) -> dict[str, str]:
     """The authorizer context for a request's credentials, or ``Denied``."""
     kind, secret = credentials(event)
     api_key_id = ""
-    if kind == "jwt" and tokens.token_audience(secret) == tokens.VISITOR_AUDIENCE:
+    if kind == "jwt" and visitor_tokens.token_audience(secret) == visitor_tokens.VISITOR_AUDIENCE:
         # Visitor session tokens open a WebSocket for one assistant's chat and nothing else:
         # the REST API's public assistant routes verify them in the function, without this
         # authorizer, so on any route that reaches it they are refused.

@@ -231,9 +231,9 @@ def verify_access_token(
 ) -> AccessClaims:
     """Verify an access token and return its claims, or raise ``TokenError``.
 
-    See :func:`_verified_claims` for what is checked.
+    See :func:`verified_claims` for what is checked.
     """
-    claims = _verified_claims(ring, token, issuer=issuer, audience=audience, now=now)
+    claims = verified_claims(ring, token, issuer=issuer, audience=audience, now=now)
     sub = claims.get("sub")
     if not isinstance(sub, str) or not _UUID.match(sub):
         raise TokenError("sub is not a user id")
@@ -247,9 +247,7 @@ def verify_access_token(
     )
 
 
-def _verified_claims(
-    ring: KeyRing, token: str, *, issuer: str, audience: str, now: int | None = None
-) -> dict[str, Any]:
+def verified_claims(ring: KeyRing, token: str, *, issuer: str, audience: str, now: int | None = None) -> dict[str, Any]:
     """The claims of a token signed by one of ``ring``'s keys for ``issuer`` and ``audience``.
 
     The header is checked before any cryptography: compact JWS only, ``alg`` exactly HS256
@@ -308,90 +306,6 @@ def _verified_claims(
     if not isinstance(exp, int) or not isinstance(iat, int) or isinstance(exp, bool) or isinstance(iat, bool):
         raise TokenError("exp/iat must be integers")
     return claims
-
-
-# ---------------------------------------------------------------- visitor session tokens
-
-VISITOR_AUDIENCE = "claw-visitor"
-"""The audience of visitor session tokens: never accepted where an access token is expected
-(their audience differs), and accepted only by an assistant's public routes and the
-WebSocket ``$connect`` of that assistant's chat."""
-_PUBLIC_ID = re.compile(r"^ast_[A-Za-z0-9_-]{16,64}$")
-
-
-@dataclass(frozen=True)
-class VisitorClaims:
-    """The verified claims of a visitor session token."""
-
-    visitor_id: str
-    assistant: str
-    conversation_id: str
-    origin: str
-    iat: int
-    exp: int
-
-
-def is_public_assistant_id(value: object) -> bool:
-    """True for the shape of an assistant's public id (``ast_`` + 16-64 URL-safe characters)."""
-    return isinstance(value, str) and _PUBLIC_ID.match(value) is not None
-
-
-def issue_visitor_token(
-    ring: KeyRing,
-    *,
-    visitor_id: str,
-    assistant: str,
-    conversation_id: str,
-    origin: str,
-    issuer: str,
-    ttl_s: int,
-    now: int | None = None,
-) -> str:
-    """A visitor session token: bound to one assistant (``ast``), its conversation (``cid``) and
-    the page's origin (``org``, empty when the request had none); HS256 with the ring's current key."""
-    issued = int(time.time() if now is None else now)
-    key = ring.current
-    claims = {
-        "iss": issuer,
-        "aud": VISITOR_AUDIENCE,
-        "sub": visitor_id,
-        "iat": issued,
-        "nbf": issued,
-        "exp": issued + int(ttl_s),
-        "jti": uuid.uuid4().hex,
-        "ast": assistant,
-        "cid": conversation_id,
-        "org": origin,
-    }
-    header = {"alg": ACCESS_TOKEN_ALG, "typ": "JWT", "kid": key.kid}
-    return jwt.encode(header, claims, OctKey.import_key(key.secret), algorithms=[ACCESS_TOKEN_ALG])
-
-
-def verify_visitor_token(ring: KeyRing, token: str, *, issuer: str, now: int | None = None) -> VisitorClaims:
-    """Verify a visitor session token (same checks as access tokens, audience ``claw-visitor``)."""
-    claims = _verified_claims(ring, token, issuer=issuer, audience=VISITOR_AUDIENCE, now=now)
-    visitor_id, assistant, cid, origin = (claims.get(k) for k in ("sub", "ast", "cid", "org"))
-    if not is_user_id(visitor_id) or not is_user_id(cid):
-        raise TokenError("visitor or conversation id malformed")
-    if not is_public_assistant_id(assistant):
-        raise TokenError("assistant id malformed")
-    if not isinstance(origin, str) or len(origin) > 300:
-        raise TokenError("origin malformed")
-    return VisitorClaims(str(visitor_id), str(assistant), str(cid), origin, claims["iat"], claims["exp"])
-
-
-def token_audience(token: str) -> str | None:
-    """The ``aud`` of a compact JWS, read WITHOUT verifying it: only to choose which verifier
-    to run (each verifier pins its own audience, so a lie here only picks a failing check)."""
-    parts = token.split(".") if isinstance(token, str) and len(token) <= MAX_TOKEN_LENGTH else []
-    if len(parts) != 3 or not _B64URL.match(parts[1]):
-        return None
-    try:
-        payload = _b64_json(parts[1])
-    except TokenError:
-        return None
-    aud = payload.get("aud") if isinstance(payload, dict) else None
-    return aud if isinstance(aud, str) else None
 
 
 def is_user_id(value: object) -> bool:
