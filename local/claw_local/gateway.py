@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -26,6 +28,25 @@ from claw_local.lambda_runtime import LocalLambdas
 from claw_local.template import LOCAL_ACCOUNT_ID, LocalStack, Route
 
 API_ID = "clawlocal"
+access_log = logging.getLogger("claw_local.access")
+Response = tuple[int, list[tuple[str, str]], bytes]
+DOCS_PATH = "/api/v1/docs"
+# The local stand-in for API Gateway's FlushStageAuthorizersCache (``make admin`` calls it, so a
+# promotion applies at once); loopback only, like everything the gateway serves.
+FLUSH_AUTHORIZERS_PATH = "/_local/flush-authorizers-cache"
+
+
+def default_site(method: str, path: str) -> Response | None:
+    """What the gateway serves outside the API (paths not under ``/api/``).
+
+    ``/`` sends a browser to the API docs. The web console replaces this hook
+    (``LocalGateway.site``) to serve its files here; anything it returns None for goes on to
+    the API routes, which answer as API Gateway would.
+    """
+    if method in ("GET", "HEAD") and path == "/":
+        return 302, [("Location", DOCS_PATH), ("Content-Type", "text/plain; charset=utf-8")], b"See /api/v1/docs\n"
+    return None
+
 # The synchronous Lambda invoke payload limit: what API Gateway can hand to a function.
 MAX_LAMBDA_PAYLOAD = 6 * 1024 * 1024
 RESPONSE_TYPE_STATUS = {
@@ -164,6 +185,8 @@ class LocalGateway:
         self.lambdas = lambdas
         self.authorizer_cache = AuthorizerCache()
         self.websocket = websocket  # the WebSocket API, when the template has one
+        # Non-API paths (``/`` and, with the web console, its files): see default_site.
+        self.site: Callable[[str, str], Response | None] = default_site
 
     # ------------------------------------------------------------------ ASGI
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -211,10 +234,46 @@ class LocalGateway:
         await send({"type": "http.response.body", "body": payload})
 
     # ------------------------------------------------------------------ request handling
-    def handle(
-        self, scope: dict[str, Any], body: bytes, too_large: bool = False
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
+    def handle(self, scope: dict[str, Any], body: bytes, too_large: bool = False) -> Response:
+        """One request: the response, and one access line (request id, route, status, latency)."""
         request_id = str(uuid.uuid4())
+        path = scope.get("path") or "/"
+        method = scope["method"].upper()
+        started = time.perf_counter()
+        route = "-"
+        status = 500
+        try:
+            if method == "POST" and path == FLUSH_AUTHORIZERS_PATH:
+                self.authorizer_cache.clear()
+                route, status = "flush-authorizers-cache", 204
+                return status, [], b""
+            if not path.startswith("/api/"):
+                site = self.site(method, path)
+                if site is not None:
+                    route = "site"
+                    status = site[0]
+                    return site
+            match = None if too_large else match_route(self.stack.routes, path, method)
+            if match is not None:
+                route = f"{match.route.method} {match.route.path} -> {match.route.function}"
+            status, headers, payload = self._handle(scope, body, too_large, request_id, match)
+            if not any(k.lower() == "x-request-id" for k, _ in headers):
+                headers.append(("X-Request-Id", request_id))
+            return status, headers, payload
+        finally:
+            access_log.info(
+                "%s %s %s %.1fms request_id=%s route=%s",
+                method,
+                path,
+                status,
+                (time.perf_counter() - started) * 1000,
+                request_id,
+                route,
+            )
+
+    def _handle(
+        self, scope: dict[str, Any], body: bytes, too_large: bool, request_id: str, match: Match | None
+    ) -> Response:
         path = scope.get("path") or "/"
         method = scope["method"].upper()
         headers: dict[str, str] = {}
@@ -230,7 +289,6 @@ class LocalGateway:
         try:
             if too_large:
                 raise GatewayError("REQUEST_TOO_LARGE", "Request Too Large")
-            match = match_route(self.stack.routes, path, method)
             if match is None:
                 raise GatewayError("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
             query = scope.get("query_string", b"").decode("latin-1")

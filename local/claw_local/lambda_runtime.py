@@ -10,6 +10,7 @@ shared here by all functions, so two concurrent invocations would mix their EMF 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import sys
 import threading
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from claw_local.logs import output_of
 from claw_local.template import LOCAL_ACCOUNT_ID, FunctionSpec, LocalStack
 
 
@@ -50,6 +52,8 @@ class LocalLambda:
         self.spec = spec
         self.region = region
         self.name = f"claw-ai-{stage}-{spec.logical_id.removesuffix('Function').lower()}"
+        # The function's service name as on AWS (POWERTOOLS_SERVICE_NAME from the template).
+        self.service = spec.environment.get("POWERTOOLS_SERVICE_NAME") or spec.logical_id.removesuffix("Function").lower()
         self._handler: Callable[[dict[str, Any], Any], Any] | None = None
         self._lock = lock or threading.Lock()
         self.invocations = 0
@@ -76,7 +80,25 @@ class LocalLambda:
             )
             self.invocations += 1
             _ensure_event_loop()
-            return self._handler(event, context)
+            _use_service_name(self.service)
+            with output_of(self.service):
+                return self._handler(event, context)
+
+
+def _use_service_name(service: str) -> None:
+    """Give Powertools' process-wide logger and metrics this function's service name.
+
+    On AWS each function reads POWERTOOLS_SERVICE_NAME at import in its own process; here all
+    functions share one logger and one metrics object, so the name is set per invocation
+    (invocations are serialised). ``_default_log_keys`` is what ``clear_state`` resets to.
+    """
+    from claw_common.observability import logger, metrics
+
+    metrics.service = service
+    logger.service = service
+    with contextlib.suppress(AttributeError, TypeError):
+        logger._default_log_keys["service"] = service
+    logger.append_keys(service=service)
 
 
 def _ensure_event_loop() -> None:

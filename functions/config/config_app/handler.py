@@ -10,11 +10,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from claw_common.http.app import API_PREFIX, create_app, lambda_adapter
 from claw_common.observability import logger, metrics, tracer
 from claw_common.ratelimit.routes import router as ratelimit_router
+from config_app.docs import router as docs_router
 from config_app.routes import router
 
 app = create_app("CLAW.AI config", "Runtime configuration with history, rollback and audit.", "/openapi/config.json")
 app.include_router(router, prefix=API_PREFIX)
 app.include_router(ratelimit_router, prefix=API_PREFIX)
+app.include_router(docs_router, prefix=API_PREFIX)
 _asgi = lambda_adapter(app)
 
 
