@@ -74,7 +74,7 @@ def _flush_authorizers_cache(gateway_url: str) -> None:
 
     from claw_local.gateway import FLUSH_AUTHORIZERS_PATH
 
-    request = urllib.request.Request(gateway_url + FLUSH_AUTHORIZERS_PATH, method="POST")
+    request = urllib.request.Request(gateway_url + FLUSH_AUTHORIZERS_PATH, method="POST")  # noqa: S310
     try:
         urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - the local gateway
     except OSError as exc:

@@ -28,6 +28,17 @@ from typing import Any
 log = logging.getLogger("claw_local")
 
 SERVICES = ("s3", "kms", "sqs", "secretsmanager")
+# What unpickling objects of a changed class can raise.
+_UNREADABLE = (
+    pickle.UnpicklingError,
+    EOFError,
+    AttributeError,
+    ImportError,
+    TypeError,
+    ValueError,
+    KeyError,
+    IndexError,
+)
 _LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
 
 
@@ -121,7 +132,7 @@ class AwsStateFile:
         data = self.path.read_bytes()
         try:
             count = restore(data)
-        except Exception as exc:  # an older moto's objects; keep the file for a look, start empty
+        except _UNREADABLE as exc:  # e.g. another moto version's objects: keep the file for a look, start empty
             aside = self.path.with_suffix(self.path.suffix + ".unreadable")
             os.replace(self.path, aside)
             log.warning("the saved S3/KMS/SQS state could not be loaded (%s); it was moved to %s", exc, aside)

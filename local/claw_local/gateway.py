@@ -16,9 +16,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -46,6 +46,7 @@ def default_site(method: str, path: str) -> Response | None:
     if method in ("GET", "HEAD") and path == "/":
         return 302, [("Location", DOCS_PATH), ("Content-Type", "text/plain; charset=utf-8")], b"See /api/v1/docs\n"
     return None
+
 
 # The synchronous Lambda invoke payload limit: what API Gateway can hand to a function.
 MAX_LAMBDA_PAYLOAD = 6 * 1024 * 1024

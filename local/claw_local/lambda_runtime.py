@@ -53,7 +53,9 @@ class LocalLambda:
         self.region = region
         self.name = f"claw-ai-{stage}-{spec.logical_id.removesuffix('Function').lower()}"
         # The function's service name as on AWS (POWERTOOLS_SERVICE_NAME from the template).
-        self.service = spec.environment.get("POWERTOOLS_SERVICE_NAME") or spec.logical_id.removesuffix("Function").lower()
+        self.service = (
+            spec.environment.get("POWERTOOLS_SERVICE_NAME") or spec.logical_id.removesuffix("Function").lower()
+        )
         self._handler: Callable[[dict[str, Any], Any], Any] | None = None
         self._lock = lock or threading.Lock()
         self.invocations = 0

@@ -51,7 +51,7 @@ class FunctionOutput(io.TextIOBase):
     def _file(self, name: str) -> TextIO:
         handle = self._files.get(name)
         if handle is None:
-            handle = open(self.log_dir / f"{name}.log", "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            handle = open(self.log_dir / f"{name}.log", "a", encoding="utf-8", buffering=1)
             self._files[name] = handle
         return handle
 

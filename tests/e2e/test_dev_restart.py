@@ -49,7 +49,7 @@ class DevProcess:
 
     def start(self, timeout: float = 180) -> None:
         self.output = []
-        self.proc = subprocess.Popen(  # noqa: S603 - our own module
+        self.proc = subprocess.Popen(
             self.args, env=self.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         ready = threading.Event()
@@ -130,7 +130,7 @@ def test_files_keys_and_messages_survive_a_restart(dev: DevProcess, tmp_path: Pa
     kb = api.post("/knowledge", headers=user, json={"name": "Support"}).json()["id"]
     policy = tmp_path / "policy.txt"
     policy.write_text("退货政策：30 天内可退货。Returns are accepted within 30 days.\n", encoding="utf-8")
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [_aws_cli(), "--endpoint-url", endpoint, "s3", "cp", str(policy), f"s3://{BUCKET}/kb/{kb}/policy.txt"],
         env=aws_env,
         check=True,
@@ -154,8 +154,8 @@ def test_files_keys_and_messages_survive_a_restart(dev: DevProcess, tmp_path: Pa
     # And a message waiting in a queue nothing polls (the dead-letter queue)
     dlq = f"{endpoint}/123456789012/claw-ai-local-ingest-dlq"
     aws = [_aws_cli(), "--endpoint-url", endpoint]
-    subprocess.run([*aws, "sqs", "send-message", "--queue-url", dlq, "--message-body", "kept"], env=aws_env, check=True)  # noqa: S603
-    versions_before = subprocess.run(  # noqa: S603
+    subprocess.run([*aws, "sqs", "send-message", "--queue-url", dlq, "--message-body", "kept"], env=aws_env, check=True)
+    versions_before = subprocess.run(
         [*aws, "s3api", "list-object-versions", "--bucket", BUCKET, "--prefix", f"kb/{kb}/"],
         env=aws_env,
         check=True,
@@ -168,7 +168,7 @@ def test_files_keys_and_messages_survive_a_restart(dev: DevProcess, tmp_path: Pa
     dev.start()
 
     # Then the file is still in S3 and listed by the API
-    listing = subprocess.run(  # noqa: S603
+    listing = subprocess.run(
         [_aws_cli(), "--endpoint-url", endpoint, "s3", "ls", f"s3://{BUCKET}/kb/{kb}/"],
         env=aws_env,
         check=True,
@@ -176,7 +176,7 @@ def test_files_keys_and_messages_survive_a_restart(dev: DevProcess, tmp_path: Pa
         text=True,
     )
     assert "policy.txt" in listing.stdout
-    versions_after = subprocess.run(  # noqa: S603
+    versions_after = subprocess.run(
         [*aws, "s3api", "list-object-versions", "--bucket", BUCKET, "--prefix", f"kb/{kb}/"],
         env=aws_env,
         check=True,
@@ -184,7 +184,7 @@ def test_files_keys_and_messages_survive_a_restart(dev: DevProcess, tmp_path: Pa
         text=True,
     ).stdout
     assert json.loads(versions_after)["Versions"] == json.loads(versions_before)["Versions"]
-    received = subprocess.run(  # noqa: S603
+    received = subprocess.run(
         [*aws, "sqs", "receive-message", "--queue-url", dlq], env=aws_env, check=True, capture_output=True, text=True
     ).stdout
     assert [m["Body"] for m in json.loads(received)["Messages"]] == ["kept"]
@@ -217,7 +217,7 @@ def test_a_busy_port_is_one_line_naming_the_setting(dev: DevProcess) -> None:
         busy.bind(("127.0.0.1", port))
         busy.listen()
         # When the platform starts
-        result = subprocess.run(dev.args, env=dev.env, cwd=ROOT, capture_output=True, text=True, timeout=120)  # noqa: S603
+        result = subprocess.run(dev.args, env=dev.env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     # Then it says so in one line that names the way to pick another port, no traceback
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
