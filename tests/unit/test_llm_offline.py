@@ -17,12 +17,12 @@ from claw_ai.llm import (
     OfflineProvider,
     Passage,
     StreamDelta,
-    ZhipuProvider,
     fence_passages,
     get_llm_provider,
     stream_pieces,
 )
 from claw_ai.tokens import count_messages, count_tokens
+from claw_ai.zhipu.chat import ZhipuProvider
 from claw_common.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

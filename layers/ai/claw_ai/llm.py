@@ -2,10 +2,10 @@
 
 Chat logic depends on :class:`LLMProvider` only and gets one from :func:`get_llm_provider`:
 
-* :class:`ZhipuProvider` calls Zhipu through the ``zhipuai`` SDK (imported on first use:
+* :class:`claw_ai.zhipu.chat.ZhipuProvider` calls Zhipu through the ``zhipuai`` SDK (imported on first use:
   it costs ~0.4 s, which a cold start must not pay when the call is never made), with a
   per-attempt timeout, a total deadline that fits a Lambda invocation, and its own bounded
-  retries; SDK and HTTP errors become :mod:`claw_common.errors` exceptions.
+  retries (:mod:`claw_ai.zhipu.retry`); SDK and HTTP errors become :mod:`claw_common.errors` exceptions.
 * :class:`OfflineProvider` is used when no ``ZHIPUAI_API_KEY`` is set. It does not pretend to
   be a model: it quotes the retrieved sentences most related to the question, with ``[n]``
   citations, and says so in its ``model`` name (``offline-extractive``).
@@ -18,18 +18,14 @@ the chat layer has already placed the fenced passages in the messages.
 
 from __future__ import annotations
 
-import math
-import random
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 
 from claw_ai.tokens import count_messages, count_tokens
-from claw_common.errors import ClawError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from claw_common.observability import logger
 
 if TYPE_CHECKING:
     from claw_common.settings import Settings
@@ -238,6 +234,10 @@ def stream_pieces(text: str) -> list[str]:
     return _PIECE.findall(text)
 
 
+def _elapsed_ms(started: float) -> int:
+    return max(0, round((time.monotonic() - started) * 1000))
+
+
 class OfflineProvider:
     """An extractive answerer for running without a language model.
 
@@ -316,332 +316,14 @@ class OfflineProvider:
 # --------------------------------------------------------------------------- Zhipu provider
 
 # Zhipu business codes (open.bigmodel.cn error-code table) that decide what a failure means.
-RATE_LIMIT_CODES = frozenset({"1302", "1303", "1305"})  # concurrency / frequency / server busy: retry soon
-QUOTA_CODES = frozenset({"1113", "1304", "1308", "1310"})  # arrears, daily/period caps: retrying won't help now
-AUTH_CODES = frozenset({"1000", "1001", "1002", "1003", "1004", "1100", "1110", "1111", "1112", "1120", "1220"})
-CONTENT_FILTER_CODES = frozenset({"1301"})  # input or output flagged as unsafe
-
-QUOTA_RETRY_AFTER_S = 60
-"""``Retry-After`` advertised when Zhipu reports a spent quota and sends no header of its own."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    """A classified upstream failure: what to raise, and whether another attempt may succeed."""
-
-    kind: Literal["rate_limited", "unavailable", "timeout", "rejected"]
-    retryable: bool
-    detail: str
-    retry_after_s: float | None = None
-
-    def to_error(self, retry_after: float | None = None) -> ClawError:
-        if self.kind == "timeout":
-            return UpstreamTimeout(self.detail)
-        if self.kind == "rejected":
-            return UpstreamError(self.detail)
-        wait = retry_after if retry_after is not None else self.retry_after_s
-        return UpstreamUnavailable(self.detail, retry_after=None if wait is None else max(1, math.ceil(wait)))
-
-
-def _error_body(response: Any) -> tuple[str | None, str]:
-    """Zhipu's ``{"error": {"code", "message"}}`` from an error response, tolerating any body."""
-    try:
-        data = response.json()
-    except Exception:  # noqa: BLE001 - a non-JSON error page (proxy, gateway) just has no code
-        return None, ""
-    error = data.get("error") if isinstance(data, Mapping) else None
-    if not isinstance(error, Mapping):
-        return None, ""
-    code = error.get("code")
-    return (None if code is None else str(code)), str(error.get("message") or "")[:200]
-
-
-def _retry_after_header(response: Any) -> float | None:
-    try:
-        value = float(response.headers.get("retry-after", ""))
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
-def _classify_status(status: int, code: str | None, message: str, retry_after: float | None) -> _Failure:
-    where = f"HTTP {status}" + (f", code {code}" if code else "")
-    if code in CONTENT_FILTER_CODES:
-        return _Failure("rejected", False, f"The AI provider refused the content as unsafe ({where}).")
-    if code in QUOTA_CODES:
-        return _Failure(
-            "rate_limited",
-            False,
-            f"The AI provider account has reached its quota or balance limit ({where}).",
-            retry_after if retry_after is not None else QUOTA_RETRY_AFTER_S,
-        )
-    if status == 429 or code in RATE_LIMIT_CODES:
-        return _Failure("rate_limited", True, f"The AI provider is rate limiting requests ({where}).", retry_after)
-    if status in (401, 403) or code in AUTH_CODES:
-        # Never echo the upstream message here: it is about our credentials, not the user's request.
-        return _Failure(
-            "rejected", False, f"The AI provider rejected our credentials ({where}); check ZHIPUAI_API_KEY."
-        )
-    if status in (408, 409) or status >= 500:
-        return _Failure("unavailable", True, f"The AI provider is unavailable ({where}).", retry_after)
-    suffix = f": {message}" if message else ""
-    return _Failure("rejected", False, f"The AI provider rejected the request ({where}){suffix}")
-
-
-def _elapsed_ms(started: float) -> int:
-    return max(0, round((time.monotonic() - started) * 1000))
-
-
-class ZhipuProvider:
-    """Zhipu GLM chat through the ``zhipuai`` SDK, with Lambda-sized timeouts and retries.
-
-    Retries: the SDK's own retries are switched off (``max_retries=0``) because they sleep
-    up to 8 s regardless of how much of the invocation is left and retry every 429, even a
-    spent quota. Instead each call makes at most ``1 + max_retries`` attempts, all inside
-    ``deadline_s``: an attempt gets ``min(timeout_s, time left)``; between attempts the wait
-    is exponential (``backoff_base_s * 2**n``, capped at ``backoff_max_s``) with equal jitter,
-    or the server's ``Retry-After`` if longer; no attempt starts that could not get at least
-    ``min_attempt_s``. Retried: timeouts, connection errors, 408/409/5xx, 429 and the rate
-    codes 1302/1303/1305. Not retried: 400-class rejections, bad credentials, unsafe content
-    (1301), spent quotas (1113/1304/1308/1310). A stream is retried only before its first
-    text piece, so a caller never receives text twice.
-
-    Errors raised (from the last failure): ``UpstreamTimeout`` (timeouts, or the deadline),
-    ``UpstreamUnavailable`` with ``retry_after`` (rate limits, quotas, 5xx, connection errors),
-    ``UpstreamError`` (everything a retry cannot fix). Details never contain the API key.
-    """
-
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str | None = None,
-        timeout_s: float = 20.0,
-        connect_timeout_s: float = 3.0,
-        max_retries: int = 2,
-        deadline_s: float = 25.0,
-        backoff_base_s: float = 0.5,
-        backoff_max_s: float = 4.0,
-        min_attempt_s: float = 0.2,
-        rng: random.Random | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if not api_key:
-            raise ValueError("ZhipuProvider needs an API key; use OfflineProvider without one")
-        self._api_key = api_key
-        self.base_url = base_url
-        self.timeout_s = timeout_s
-        self.connect_timeout_s = connect_timeout_s
-        self.max_retries = max(0, max_retries)
-        self.deadline_s = deadline_s
-        self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
-        self.min_attempt_s = min_attempt_s
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self._sleep = sleep
-
-    def __repr__(self) -> str:
-        return f"ZhipuProvider(base_url={self.base_url!r}, timeout_s={self.timeout_s}, deadline_s={self.deadline_s})"
-
-    @cached_property
-    def _client(self) -> Any:
-        # Imported here, not at module import: zhipuai (+ httpx, pydantic models) costs ~0.4 s.
-        import httpx
-        from zhipuai import ZhipuAI
-
-        return ZhipuAI(
-            api_key=self._api_key,
-            base_url=self.base_url,
-            timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
-            max_retries=0,
-        )
-
-    @cached_property
-    def _transport_errors(self) -> tuple[type[BaseException], ...]:
-        import httpx
-        from zhipuai import ZhipuAIError
-
-        # httpx errors escape the SDK while a stream body is being read (e.g. a read timeout mid-stream).
-        return (ZhipuAIError, httpx.HTTPError)
-
-    # ---------------------------------------------------------------- failures and budget
-
-    def _scrub(self, text: str) -> str:
-        key_id = self._api_key.split(".", 1)[0]
-        for secret in (self._api_key, key_id if len(key_id) >= 8 else None):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
-    def _classify(self, exc: BaseException) -> _Failure:
-        import httpx
-        from zhipuai import APIConnectionError, APIResponseError, APIStatusError, APITimeoutError
-
-        if isinstance(exc, APITimeoutError | httpx.TimeoutException):
-            return _Failure("timeout", True, "The AI provider did not answer in time.")
-        if isinstance(exc, APIStatusError):
-            code, message = _error_body(exc.response)
-            failure = _classify_status(exc.status_code, code, message, _retry_after_header(exc.response))
-        elif isinstance(exc, APIConnectionError | httpx.TransportError):
-            failure = _Failure("unavailable", True, "The AI provider could not be reached.")
-        elif isinstance(exc, APIResponseError) and isinstance(exc.json_data, Mapping):
-            # An error event inside a 200 stream carries the same {code, message} as an error body.
-            code = exc.json_data.get("code")
-            message = str(exc.json_data.get("message") or "")[:200]
-            failure = _classify_status(200, None if code is None else str(code), message, None)
-        else:
-            failure = _Failure(
-                "rejected", False, f"The AI provider returned an unusable response ({type(exc).__name__})."
-            )
-        return _Failure(failure.kind, failure.retryable, self._scrub(failure.detail), failure.retry_after_s)
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2.0**attempt)
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-
-    def _next_wait(self, failure: _Failure, attempt: int, deadline: float) -> float | None:
-        """Seconds to wait before another attempt, or None when the call must give up now."""
-        if not failure.retryable or attempt >= self.max_retries:
-            return None
-        wait = max(self._backoff(attempt), failure.retry_after_s or 0.0)
-        if time.monotonic() + wait + self.min_attempt_s > deadline:
-            return None
-        return wait
-
-    def _attempt_timeout(self, deadline: float) -> float | None:
-        left = deadline - time.monotonic()
-        return None if left < self.min_attempt_s else min(self.timeout_s, left)
-
-    def _give_up(self, failure: _Failure | None) -> ClawError:
-        if failure is None:
-            return UpstreamTimeout("No time was left to call the AI provider.")
-        # When out of retries on a rate limit, tell the client when trying again makes sense.
-        retry_after = failure.retry_after_s
-        if failure.kind in ("rate_limited", "unavailable") and retry_after is None:
-            retry_after = max(1.0, self.backoff_base_s * 2.0**self.max_retries)
-        return failure.to_error(retry_after)
-
-    def _request(self, messages: Sequence[ChatMessage], model: str, temperature: float | None, max_tokens: int | None):
-        kwargs: dict[str, Any] = {"model": model, "messages": [m.to_dict() for m in messages]}
-        if temperature is not None:
-            kwargs["temperature"] = temperature
-        if max_tokens is not None:
-            kwargs["max_tokens"] = max_tokens
-        return kwargs
-
-    # ---------------------------------------------------------------- calls
-
-    def complete(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        model: str,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        context: Sequence[Passage] | None = None,
-        deadline_s: float | None = None,
-    ) -> Completion:
-        """One chat completion (see the class docstring for retries and errors); ``context`` is unused."""
-        started = time.monotonic()
-        deadline = started + (self.deadline_s if deadline_s is None else deadline_s)
-        request = self._request(messages, model, temperature, max_tokens)
-        failure: _Failure | None = None
-        for attempt in range(self.max_retries + 1):
-            timeout = self._attempt_timeout(deadline)
-            if timeout is None:
-                break
-            try:
-                response = self._client.chat.completions.create(**request, timeout=timeout)
-            except self._transport_errors as exc:
-                failure = self._classify(exc)
-                logger.warning("zhipu chat attempt failed", extra={"attempt": attempt + 1, "detail": failure.detail})
-                wait = self._next_wait(failure, attempt, deadline)
-                if wait is None:
-                    raise self._give_up(failure) from exc
-                self._sleep(wait)
-                continue
-            return self._to_completion(response, messages, model, started)
-        raise self._give_up(failure)
-
-    def _to_completion(self, response: Any, messages: Sequence[ChatMessage], model: str, started: float) -> Completion:
-        choice = response.choices[0] if response.choices else None
-        content = (choice.message.content if choice else None) or ""
-        usage = response.usage
-        if usage is not None:
-            counted = Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
-        else:
-            counted = Usage.of(count_messages(messages), count_tokens(content))
-        finish = choice.finish_reason if choice else None
-        return Completion(content, response.model or model, counted, finish, _elapsed_ms(started))
-
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        model: str,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        context: Sequence[Passage] | None = None,
-        deadline_s: float | None = None,
-    ) -> Iterator[StreamEvent]:
-        """Stream a chat completion: ``StreamDelta`` pieces as they arrive, then the ``Completion``.
-
-        Usage is the final chunk's; if Zhipu sends none it is counted locally. The deadline
-        covers the whole stream: a stream still running at the deadline ends in ``UpstreamTimeout``.
-        """
-        started = time.monotonic()
-        deadline = started + (self.deadline_s if deadline_s is None else deadline_s)
-        request = self._request(messages, model, temperature, max_tokens)
-        failure: _Failure | None = None
-        for attempt in range(self.max_retries + 1):
-            timeout = self._attempt_timeout(deadline)
-            if timeout is None:
-                break
-            parts: list[str] = []
-            usage: Any = None
-            finish: str | None = None
-            served_model: str | None = None
-            response = None
-            try:
-                response = self._client.chat.completions.create(**request, stream=True, timeout=timeout)
-                for chunk in response:
-                    served_model = chunk.model or served_model
-                    usage = chunk.usage or usage
-                    for choice in chunk.choices:
-                        if choice.finish_reason:
-                            finish = choice.finish_reason
-                        if choice.delta and choice.delta.content:
-                            parts.append(choice.delta.content)
-                            yield StreamDelta(choice.delta.content)
-                    if time.monotonic() > deadline:
-                        raise UpstreamTimeout("The AI provider's answer did not finish in time.")
-            except self._transport_errors as exc:
-                failure = self._classify(exc)
-                logger.warning("zhipu stream attempt failed", extra={"attempt": attempt + 1, "detail": failure.detail})
-                wait = None if parts else self._next_wait(failure, attempt, deadline)
-                if wait is None:
-                    raise self._give_up(failure) from exc
-                self._sleep(wait)
-                continue
-            finally:
-                if response is not None:
-                    response.response.close()
-            content = "".join(parts)
-            if usage is not None:
-                counted = Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
-            else:
-                counted = Usage.of(count_messages(messages), count_tokens(content))
-            yield Completion(content, served_model or model, counted, finish, _elapsed_ms(started))
-            return
-        raise self._give_up(failure)
-
-
 # --------------------------------------------------------------------------- factory
 
 
 @lru_cache(maxsize=4)
 def _provider(api_key: str | None, base_url: str | None) -> LLMProvider:
     if api_key:
+        from claw_ai.zhipu.chat import ZhipuProvider
+
         return ZhipuProvider(api_key, base_url=base_url)
     return OfflineProvider()
 
@@ -652,6 +334,6 @@ def get_llm_provider(settings: Settings) -> LLMProvider:
 
     Cached per (key, base URL), so a warm Lambda reuses the SDK client and its connections.
     """
-    from claw_ai.zhipu import zhipu_api_key
+    from claw_ai.zhipu.credentials import zhipu_api_key
 
     return _provider(zhipu_api_key(settings), settings.zhipuai_base_url)
