@@ -88,6 +88,7 @@ def add_text_document(kb_id: str, body: TextDocumentCreate, caller: CallerDep) -
     response_model=Document,
     responses={
         **NOT_FOUND,
+        200: {"model": Document, "description": "The knowledge base already holds these bytes: that document."},
         413: {"description": "Larger than 4 MB: use the presigned upload URL."},
         415: {"description": "A file type that cannot be ingested."},
     },
