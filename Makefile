@@ -14,14 +14,15 @@ STAGE ?= dev
 PYTEST_ARGS ?=
 EVAL_ARGS ?=
 
-.PHONY: help install tools dev logs openapi test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
+.PHONY: help install tools web dev logs openapi test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
 
 help:
 	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566;"
 	@echo "                other ports: make dev PORT=3001 AWS_PORT=4567); API docs at /api/v1/docs"
 	@echo "make logs       follow every function's log and metric lines (.claw/logs/<function>.log)"
 	@echo "make tools      install the AWS CLI, SAM CLI and cfn-lint under .venv/tools/bin (aws for the README's S3 examples)"
-	@echo "make test       run every test (unit, integration, end-to-end, template checks)"
+	@echo "make test       run every test (unit, integration, end-to-end, browser, template checks)"
+	@echo "make web        build the console and widget.js into web/dist (npm ci + vite)"
 	@echo "make lint       ruff + mypy"
 	@echo "make validate   cfn-lint + sam validate --lint"
 	@echo "make build      sam build, then every function's unzipped size with its layers"
@@ -49,8 +50,17 @@ $(TOOLS)/.installed:
 
 tools: $(TOOLS)/.installed
 
+# The console and widget.js (web/dist), rebuilt when their sources change.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/package-lock.json web/vite.config.ts web/vite.widget.config.ts
+web/dist/.built: $(WEB_SOURCES)
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ to build the console (the API works without it)"; exit 0; }; \
+	set -e; cd web; \
+	if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi; \
+	npm run typecheck; npm run build; touch dist/.built
+web: web/dist/.built
+
 # PORT / AWS_PORT choose the API and AWS endpoint ports (CLAW_GATEWAY_PORT / CLAW_AWS_PORT).
-dev: install
+dev: install web
 	$(if $(PORT),CLAW_GATEWAY_PORT=$(PORT)) $(if $(AWS_PORT),CLAW_AWS_PORT=$(AWS_PORT)) $(PY) -m claw_local
 
 # Every function's lines, metrics (EMF) included, as they are written; `make dev` keeps only
@@ -62,7 +72,7 @@ logs:
 openapi: install
 	$(PY) infra/openapi.py
 
-test: install tools
+test: install tools web
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-unit: install
@@ -81,7 +91,7 @@ validate: install tools
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	$(TOOLS)/bin/sam validate --lint --template-file infra/template.yaml --region us-east-1
 
-build: install tools
+build: install tools web
 	PATH="$(PY312_DIR):$$PATH" $(TOOLS)/bin/sam build --template-file infra/template.yaml --build-dir .aws-sam/build
 	$(PY) infra/lambda_sizes.py .aws-sam/build
 
@@ -111,4 +121,4 @@ admin: install
 	CLAW_ADMIN_EMAIL="$(EMAIL)" CLAW_ADMIN_PASSWORD="$(PASSWORD)" $(PY) -m claw_local.admin
 
 clean:
-	rm -rf .claw .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .claw .aws-sam .pytest_cache .ruff_cache .mypy_cache web/dist

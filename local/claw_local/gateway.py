@@ -16,7 +16,6 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,28 +24,15 @@ from urllib.parse import parse_qsl
 import anyio
 
 from claw_local.lambda_runtime import LocalLambdas
+from claw_local.static import StaticSite
 from claw_local.template import LOCAL_ACCOUNT_ID, LocalStack, Route
 
 API_ID = "clawlocal"
 access_log = logging.getLogger("claw_local.access")
 Response = tuple[int, list[tuple[str, str]], bytes]
-DOCS_PATH = "/api/v1/docs"
 # The local stand-in for API Gateway's FlushStageAuthorizersCache (``make admin`` calls it, so a
 # promotion applies at once); loopback only, like everything the gateway serves.
 FLUSH_AUTHORIZERS_PATH = "/_local/flush-authorizers-cache"
-
-
-def default_site(method: str, path: str) -> Response | None:
-    """What the gateway serves outside the API (paths not under ``/api/``).
-
-    ``/`` sends a browser to the API docs. The web console replaces this hook
-    (``LocalGateway.site``) to serve its files here; anything it returns None for goes on to
-    the API routes, which answer as API Gateway would.
-    """
-    if method in ("GET", "HEAD") and path == "/":
-        return 302, [("Location", DOCS_PATH), ("Content-Type", "text/plain; charset=utf-8")], b"See /api/v1/docs\n"
-    return None
-
 
 # The synchronous Lambda invoke payload limit: what API Gateway can hand to a function.
 MAX_LAMBDA_PAYLOAD = 6 * 1024 * 1024
@@ -186,8 +172,7 @@ class LocalGateway:
         self.lambdas = lambdas
         self.authorizer_cache = AuthorizerCache()
         self.websocket = websocket  # the WebSocket API, when the template has one
-        # Non-API paths (``/`` and, with the web console, its files): see default_site.
-        self.site: Callable[[str, str], Response | None] = default_site
+        self.static = StaticSite()  # the console and widget.js (web/dist) on every path outside /api
 
     # ------------------------------------------------------------------ ASGI
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -223,6 +208,8 @@ class LocalGateway:
             # The WebSocket management API (post_to_connection) is served on the event loop
             # that owns the sockets.
             status, headers, payload = await self.websocket.management(scope["method"], scope["path"], bytes(body))
+        elif self.static.serves(scope.get("path") or "/") and scope.get("path") != FLUSH_AUTHORIZERS_PATH:
+            status, headers, payload = await anyio.to_thread.run_sync(self.static.respond, scope)
         else:
             status, headers, payload = await anyio.to_thread.run_sync(self.handle, scope, bytes(body), too_large)
         await send(
@@ -248,12 +235,6 @@ class LocalGateway:
                 self.authorizer_cache.clear()
                 route, status = "flush-authorizers-cache", 204
                 return status, [], b""
-            if not path.startswith("/api/"):
-                site = self.site(method, path)
-                if site is not None:
-                    route = "site"
-                    status = site[0]
-                    return site
             match = None if too_large else match_route(self.stack.routes, path, method)
             if match is not None:
                 route = f"{match.route.method} {match.route.path} -> {match.route.function}"

@@ -1,4 +1,4 @@
-"""What a newcomer meets first: the API docs, `/`, access lines, trailing slashes, oversized
+"""What a newcomer meets first: the API docs, access lines, trailing slashes, oversized
 bodies, identical uploads and the knowledge budgets, through the local gateway."""
 
 from __future__ import annotations
@@ -63,11 +63,6 @@ def test_docs_page_and_its_assets_load_without_the_internet(api: Any) -> None:
     assert api.get(f"{API}/docs/docs/swagger-ui.css").status_code == 200
     assert api.get(f"{API}/docs/openapi.json").json()["info"]["title"] == "CLAW.AI API"
     assert api.get(f"{API}/docs/secrets.txt").status_code == 404
-
-
-def test_root_sends_a_browser_to_the_docs(api: Any) -> None:
-    resp = api.get("/", follow_redirects=False)
-    assert resp.status_code == 302 and resp.headers["location"] == "/api/v1/docs"
 
 
 def test_every_request_gets_one_access_line_with_its_request_id(api: Any, caplog: pytest.LogCaptureFixture) -> None:

@@ -28,7 +28,7 @@ def test_try_it_out_with_a_token(platform: Any, api: Any, tmp_path: Path) -> Non
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             # Given the docs page
-            page.goto(f"{platform.gateway_url}/", wait_until="networkidle")  # `/` leads there
+            page.goto(f"{platform.gateway_url}/api/v1/docs", wait_until="networkidle")
             expect(page.locator(".swagger-ui .info .title")).to_contain_text("CLAW.AI API", timeout=30_000)
             page.screenshot(path=tmp_path / f"{next(shots):02d}-docs.png")
 

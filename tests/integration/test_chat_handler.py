@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from claw_ai.llm import Usage
+from claw_ai.messages import Usage
 from claw_ai.pricing import cost_for
 from tests.chat_support import chat_uses_zhipu_fake, config_value, insert_user, invoke, rest_event
 from tests.fakes.zhipu_fake import ZhipuFake

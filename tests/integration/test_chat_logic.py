@@ -188,8 +188,7 @@ def test_the_zhipu_key_is_read_once_from_secrets_manager(platform: Any, unique: 
 def test_with_the_key_only_in_a_secret_embeddings_and_answers_use_zhipu(
     platform: Any, unique: str, zhipu: ZhipuFake
 ) -> None:
-    from claw_ai.embeddings import get_embedder
-    from claw_ai.llm import get_llm_provider
+    from claw_ai.providers import get_embedder, get_llm_provider
     from claw_ai.zhipu.chat import ZhipuProvider
     from claw_common.aws import aws_client
     from claw_common.settings import get_settings

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from claw_ai.llm import ChatMessage, Completion, Passage, StreamDelta
+from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta
 from claw_ai.tokens import count_messages, count_tokens
 from claw_ai.zhipu.chat import ZhipuProvider
 from claw_common.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable

@@ -8,7 +8,7 @@ import pytest
 
 from claw_ai.answer_cache import cache_key
 from claw_ai.answering import ledger, pipeline
-from claw_ai.llm import ChatMessage
+from claw_ai.messages import ChatMessage
 from claw_ai.retrieval.sources import Source
 from claw_ai.tokens import count_messages
 from claw_common.errors import ValidationFailed

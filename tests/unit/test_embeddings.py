@@ -18,9 +18,8 @@ from claw_ai.embeddings import (
     InMemoryVectorCache,
     OfflineEmbedder,
     RedisVectorCache,
-    build_embedder,
-    get_embedder,
 )
+from claw_ai.providers import build_embedder, get_embedder
 from claw_ai.zhipu.embeddings import ZhipuEmbedder
 from claw_common.errors import DependencyUnavailable, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from claw_common.settings import Settings

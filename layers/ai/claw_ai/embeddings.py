@@ -31,7 +31,7 @@ import numpy as np
 from claw_common.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
-    from claw_common.settings import Settings
+    pass
 
 __all__ = [
     "OFFLINE_DIM",
@@ -44,8 +44,6 @@ __all__ = [
     "OfflineEmbedder",
     "RedisVectorCache",
     "VectorCache",
-    "build_embedder",
-    "get_embedder",
 ]
 
 log = logging.getLogger(__name__)
@@ -329,50 +327,3 @@ class CachedEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one query through the cache (repeated questions are common)."""
         return self.embed([text])[0]
-
-
-# --------------------------------------------------------------------------- factory
-
-
-def build_embedder(api_key: str | None, base_url: str | None = None, embedding_dim: int = 0) -> Embedder:
-    """The provider for a deployment: Zhipu with an API key, else offline USE.
-
-    ``embedding_dim`` 0 means the provider's own (1024 Zhipu, 512 offline). Zhipu accepts any
-    of ``ZHIPU_DIMENSIONS``; the offline model only 512. Anything else raises
-    ``EmbeddingDimensionMismatch``, because the pgvector column's dimension is fixed.
-    """
-    if api_key:
-        dimensions = embedding_dim or 1024
-        if dimensions not in ZHIPU_DIMENSIONS:
-            raise EmbeddingDimensionMismatch(
-                f"EMBEDDING_DIM={embedding_dim} is not supported by {ZHIPU_MODEL} (use one of {ZHIPU_DIMENSIONS})"
-            )
-        from claw_ai.zhipu.embeddings import ZhipuEmbedder
-
-        return ZhipuEmbedder(api_key, base_url=base_url, dimensions=dimensions)
-    if embedding_dim not in (0, OFFLINE_DIM):
-        raise EmbeddingDimensionMismatch(
-            f"EMBEDDING_DIM={embedding_dim} but the offline embedder produces {OFFLINE_DIM}-dim vectors; "
-            f"set EMBEDDING_DIM=0 or {OFFLINE_DIM}, or configure ZHIPUAI_API_KEY"
-        )
-    return OfflineEmbedder()
-
-
-@lru_cache(maxsize=8)
-def _cached_embedder(api_key: str | None, base_url: str | None, embedding_dim: int) -> Embedder:
-    return build_embedder(api_key, base_url, embedding_dim)
-
-
-def get_embedder(settings: Settings) -> Embedder:
-    """The process's embedder for these settings (built once; call at cold start to fail fast).
-
-    The Zhipu key comes from ``ZHIPUAI_API_KEY`` or the ``ZHIPUAI_SECRET_ARN`` secret (the
-    same resolution as the LLM); settings objects are not hashable, so the cache is keyed by
-    the values that matter.
-    """
-    from claw_ai.zhipu.credentials import zhipu_api_key
-
-    return _cached_embedder(zhipu_api_key(settings), settings.zhipuai_base_url, settings.embedding_dim)
-
-
-get_embedder.cache_clear = _cached_embedder.cache_clear  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
 """The LLM provider seam: chat completions (whole or streamed) from Zhipu GLM or offline.
 
-Chat logic depends on :class:`LLMProvider` only and gets one from :func:`get_llm_provider`:
+Chat logic depends on :class:`LLMProvider` only and gets one from
+:func:`claw_ai.providers.get_llm_provider`:
 
 * :class:`claw_ai.zhipu.chat.ZhipuProvider` calls Zhipu through the ``zhipuai`` SDK (imported on first use:
   it costs ~0.4 s, which a cold start must not pay when the call is never made), with a
@@ -21,79 +22,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
+from typing import Protocol
 
+from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta, StreamEvent, Usage
 from claw_ai.tokens import count_messages, count_tokens
-
-if TYPE_CHECKING:
-    from claw_common.settings import Settings
 
 OFFLINE_MODEL = "offline-extractive"
 """The ``model`` every offline answer names, so clients and usage records can tell it apart."""
-
-Role: TypeAlias = Literal["system", "user", "assistant"]
-
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True, slots=True)
-class ChatMessage:
-    """One chat turn."""
-
-    role: Role
-    content: str
-
-    def to_dict(self) -> dict[str, str]:
-        """The wire form every OpenAI-style chat API takes."""
-        return {"role": self.role, "content": self.content}
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts of one call (the provider's when it reports them, else counted locally)."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-    @classmethod
-    def of(cls, prompt_tokens: int, completion_tokens: int) -> Usage:
-        """Usage whose total is the sum of its parts."""
-        return cls(prompt_tokens, completion_tokens, prompt_tokens + completion_tokens)
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """A finished answer. ``latency_ms`` covers the whole call, retries and backoff included."""
-
-    content: str
-    model: str
-    usage: Usage
-    finish_reason: str | None
-    latency_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class StreamDelta:
-    """A piece of answer text, in order; the pieces of one stream concatenate to its answer."""
-
-    text: str
-
-
-StreamEvent: TypeAlias = StreamDelta | Completion
-"""What :meth:`LLMProvider.stream` yields: ``StreamDelta`` items, then exactly one ``Completion``."""
-
-
-@dataclass(frozen=True, slots=True)
-class Passage:
-    """A retrieved piece of a document. ``source_id`` identifies it to the caller (e.g. chunk id)."""
-
-    title: str
-    text: str
-    source_id: str
 
 
 class LLMProvider(Protocol):
@@ -316,24 +251,3 @@ class OfflineProvider:
 # --------------------------------------------------------------------------- Zhipu provider
 
 # Zhipu business codes (open.bigmodel.cn error-code table) that decide what a failure means.
-# --------------------------------------------------------------------------- factory
-
-
-@lru_cache(maxsize=4)
-def _provider(api_key: str | None, base_url: str | None) -> LLMProvider:
-    if api_key:
-        from claw_ai.zhipu.chat import ZhipuProvider
-
-        return ZhipuProvider(api_key, base_url=base_url)
-    return OfflineProvider()
-
-
-def get_llm_provider(settings: Settings) -> LLMProvider:
-    """The process's provider: Zhipu when a key is configured (``ZHIPUAI_API_KEY`` or the
-    ``ZHIPUAI_SECRET_ARN`` secret), else offline.
-
-    Cached per (key, base URL), so a warm Lambda reuses the SDK client and its connections.
-    """
-    from claw_ai.zhipu.credentials import zhipu_api_key
-
-    return _provider(zhipu_api_key(settings), settings.zhipuai_base_url)

@@ -11,14 +11,32 @@ its own EMF line, so extra dimensions never leak onto the plain metrics.
 
 from __future__ import annotations
 
+import threading
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 NAMESPACE = "ClawAI"
 
 logger = Logger(utc=True)
-tracer = Tracer()
+# No patch_all at init: it imports every library the X-Ray SDK knows (httpx, requests, sqlite3,
+# psycopg...) on each cold start. PostgreSQL and Redis get subsegments of their own
+# (claw_common.data); the AWS SDK and httpx (Zhipu) are patched when first used.
+tracer = Tracer(auto_patch=False)
 metrics = Metrics(namespace=NAMESPACE)
+
+_patched: set[str] = set()
+_patch_lock = threading.Lock()
+
+
+def trace_calls_of(module: str) -> None:
+    """Record X-Ray subsegments for the calls of ``module`` ("botocore", "httpx") from now on."""
+    if module in _patched:
+        return
+    with _patch_lock:
+        if module not in _patched:
+            tracer.patch(modules=(module,))
+            _patched.add(module)
 
 
 def emit_metric(name: str, unit: MetricUnit, value: float, **dimensions: str) -> None:
@@ -29,4 +47,4 @@ def emit_metric(name: str, unit: MetricUnit, value: float, **dimensions: str) ->
             metric.add_dimension(name=key, value=str(val)[:250] or "none")
 
 
-__all__ = ["NAMESPACE", "MetricUnit", "emit_metric", "logger", "metrics", "tracer"]
+__all__ = ["NAMESPACE", "MetricUnit", "emit_metric", "logger", "metrics", "trace_calls_of", "tracer"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import Any
 
-from claw_ai.llm import ChatMessage, Completion, Passage, StreamDelta, StreamEvent, Usage
+from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta, StreamEvent, Usage
 from claw_ai.tokens import count_messages, count_tokens
 from claw_ai.zhipu.errors import Failure, classify, transport_errors
 from claw_ai.zhipu.retry import RetryPolicy, sdk_client

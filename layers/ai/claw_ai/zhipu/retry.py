@@ -118,6 +118,9 @@ def sdk_client(api_key: str, base_url: str | None, timeout_s: float, connect_tim
     import httpx
     from zhipuai import ZhipuAI
 
+    from claw_common.observability import trace_calls_of
+
+    trace_calls_of("httpx")
     return ZhipuAI(
         api_key=api_key,
         base_url=base_url,
