@@ -14,7 +14,7 @@ STAGE ?= dev
 PYTEST_ARGS ?=
 EVAL_ARGS ?=
 
-.PHONY: help install tools web dev logs openapi test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
+.PHONY: help install tools web system-deps dev logs openapi test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
 
 help:
 	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566;"
@@ -59,6 +59,18 @@ web/dist/.built: $(WEB_SOURCES)
 	npm run typecheck; npm run build; touch dist/.built
 web: web/dist/.built
 
+# Debian packages the tests need: Chromium for the browser tests (driven by Playwright at
+# /usr/bin/chromium, no browser download) and a CJK font for rendered test pages. Installed
+# with apt when missing and we are root (CI); otherwise it says what to install.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else echo "missing Debian packages for the browser/OCR tests: $$missing (sudo apt-get install $$missing)"; fi; \
+	fi
+
 # PORT / AWS_PORT choose the API and AWS endpoint ports (CLAW_GATEWAY_PORT / CLAW_AWS_PORT).
 dev: install web
 	$(if $(PORT),CLAW_GATEWAY_PORT=$(PORT)) $(if $(AWS_PORT),CLAW_AWS_PORT=$(AWS_PORT)) $(PY) -m claw_local
@@ -72,7 +84,7 @@ logs:
 openapi: install
 	$(PY) infra/openapi.py
 
-test: install tools web
+test: install tools web system-deps
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-unit: install

@@ -24,7 +24,7 @@ def admin(gateway_url: str, request: pytest.FixtureRequest) -> tuple[str, str]:
             pytest.skip("set CLAW_ADMIN_EMAIL and CLAW_ADMIN_PASSWORD to test the admin screens on your platform")
         return email, password
     request.getfixturevalue("platform")
-    from claw_common.accounts import ensure_admin
+    from claw_common.auth.accounts import ensure_admin
 
     email = f"root-{uuid.uuid4().hex[:8]}@example.com"
     ensure_admin(email, "Admin-pass-123")
