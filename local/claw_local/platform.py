@@ -15,7 +15,7 @@ from typing import Any
 from claw_local.lambda_runtime import LocalLambdas
 from claw_local.services import Services, apply_dummy_aws_env, require_free_port, start_services
 from claw_local.sqs import QueueInfo, SqsEventSource, create_resources
-from claw_local.template import ROOT, LocalStack, load_local_stack
+from claw_local.template import ROOT, LocalStack, endpoint_account_id, load_local_stack
 
 log = logging.getLogger("claw_local")
 
@@ -115,7 +115,8 @@ class LocalPlatform:
 
     def _configure_environment(self) -> None:
         assert self.services is not None
-        self.stack = load_local_stack()
+        # The account of the endpoint in use (embedded moto or LocalStack), as its init hook sees it.
+        self.stack = load_local_stack(account_id=endpoint_account_id(self.services.aws_endpoint_url))
         stack = self.stack
         env = {
             k: v

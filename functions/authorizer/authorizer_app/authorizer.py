@@ -39,6 +39,7 @@ from aws_lambda_powertools import Logger
 
 from authorizer_app.config import AuthorizerConfig
 from claw_common.auth import tokens
+from claw_common.data.credentials import DatabaseCredentials, connect_with_rotation
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "authorizer", utc=True)
 
@@ -59,39 +60,53 @@ def config() -> AuthorizerConfig:
 
 
 @lru_cache(maxsize=1)
-def key_ring() -> tokens.KeyRing:
-    """The signing keys, fetched once per cold start (Secrets Manager on AWS)."""
+def _secretsmanager() -> Any:
+    import boto3
+
     cfg = config()
+    return boto3.client("secretsmanager", region_name=cfg.aws_region, endpoint_url=cfg.aws_endpoint_url)
 
-    def secretsmanager() -> Any:
-        import boto3
 
-        return boto3.client("secretsmanager", region_name=cfg.aws_region, endpoint_url=cfg.aws_endpoint_url)
+@lru_cache(maxsize=1)
+def key_ring_source() -> tokens.KeyRingSource:
+    """The signing keys, fetched at the first token (Secrets Manager on AWS), again after a rotation."""
+    cfg = config()
+    return tokens.KeyRingSource(lambda: tokens.load_key_ring(cfg.jwt_signing_keys, cfg.jwt_secret_arn, _secretsmanager))
 
-    return tokens.load_key_ring(cfg.jwt_signing_keys, cfg.jwt_secret_arn, secretsmanager)
+
+def key_ring() -> tokens.KeyRing:
+    """The signing keys this container verifies with."""
+    return key_ring_source().ring()
 
 
 # ---------------------------------------------------------------- adapters (one of each per container)
 
 
 class Database:
-    """One psycopg connection reused across warm invocations; reconnects once on failure."""
+    """One psycopg connection reused across warm invocations; reconnects once on failure.
 
-    def __init__(self, url: str, statement_timeout_ms: int) -> None:
-        self.url = url
+    The URL comes from ``DatabaseCredentials``: on AWS the database secret, read at the first
+    connection and re-read once when a connection fails after a rotation.
+    """
+
+    def __init__(self, credentials: DatabaseCredentials, statement_timeout_ms: int) -> None:
+        self.credentials = credentials
         self.statement_timeout_ms = statement_timeout_ms
         self._conn: Any = None
 
     def _connect(self) -> Any:
         import psycopg
 
-        return psycopg.connect(
-            self.url,
-            autocommit=True,
-            connect_timeout=3,
-            application_name="claw-authorizer",
-            options=f"-c statement_timeout={int(self.statement_timeout_ms)}",
-        )
+        def connect(url: str) -> Any:
+            return psycopg.connect(
+                url,
+                autocommit=True,
+                connect_timeout=3,
+                application_name="claw-authorizer",
+                options=f"-c statement_timeout={int(self.statement_timeout_ms)}",
+            )
+
+        return connect_with_rotation(self.credentials, connect, (psycopg.OperationalError,))
 
     def fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         import psycopg
@@ -117,7 +132,10 @@ class Database:
 @lru_cache(maxsize=1)
 def database() -> Database:
     cfg = config()
-    return Database(cfg.database_url, cfg.db_statement_timeout_ms)
+    credentials = DatabaseCredentials(
+        cfg.database_url, cfg.database_secret_arn, _secretsmanager, host_override=cfg.database_host
+    )
+    return Database(credentials, cfg.db_statement_timeout_ms)
 
 
 @lru_cache(maxsize=1)
@@ -276,7 +294,7 @@ def authenticate(event: dict[str, Any]) -> dict[str, str]:
     if kind == "jwt":
         cfg = config()
         try:
-            claims = tokens.verify_access_token(key_ring(), secret, issuer=cfg.jwt_issuer, audience=cfg.jwt_audience)
+            claims = key_ring_source().verify(secret, issuer=cfg.jwt_issuer, audience=cfg.jwt_audience)
         except tokens.TokenError as exc:
             raise Denied(str(exc)) from exc
         user_id = claims.sub

@@ -204,12 +204,17 @@ def _check_rate_limit(caller: Caller, event: dict[str, Any]) -> None:
 
 
 def _deadline_s(context: Any) -> tuple[float, float]:
-    """(seconds the model may take, seconds left to post the last frames)."""
+    """(seconds the model may take, seconds left to post the last frames).
+
+    No 29 s cap here: a WebSocket message is not an API Gateway request waiting for its
+    response, so the streaming function's own timeout (ChatStreamFunction in the template)
+    bounds the answer. The REST path keeps its deadline from API Gateway's 29 s.
+    """
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     if remaining_ms is None:
         return DEFAULT_DEADLINE_S, DEFAULT_DEADLINE_S
     left = remaining_ms() / 1000
-    model = max(MIN_DEADLINE_S, min(DEFAULT_DEADLINE_S, left - RESPONSE_RESERVE_S))
+    model = max(MIN_DEADLINE_S, left - RESPONSE_RESERVE_S)
     return model, max(1.0, left - CLOSE_RESERVE_S)
 
 

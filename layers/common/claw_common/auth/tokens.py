@@ -59,6 +59,10 @@ class TokenError(Exception):
     """A credential is not valid. The message is for logs only, never for the client."""
 
 
+class UnknownKidError(TokenError):
+    """The token names a key this ring does not hold (forged, or signed after a rotation)."""
+
+
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
@@ -132,6 +136,45 @@ def load_key_ring(
         value = secretsmanager().get_secret_value(SecretId=secret_arn)
         return parse_key_ring(value["SecretString"])
     raise RuntimeError("no JWT signing keys: set JWT_SIGNING_KEYS (local) or JWT_SECRET_ARN (AWS)")
+
+
+class KeyRingSource:
+    """The key ring of a long-lived process, loaded once and reloaded after a rotation.
+
+    A rotation puts a new key first (it signs from then on) and keeps the previous one
+    (it still verifies). A warm container that loaded the ring before the rotation meets
+    tokens with the new ``kid``: ``verify`` then reloads the ring once and tries again. A
+    forged ``kid`` cannot turn every request into a Secrets Manager call: reloads happen
+    at most once per ``min_reload_interval_s``.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], KeyRing],
+        *,
+        min_reload_interval_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._min_reload_interval_s = min_reload_interval_s
+        self._clock = clock
+        self._ring: KeyRing | None = None
+        self._loaded_at = 0.0
+
+    def ring(self) -> KeyRing:
+        if self._ring is None:
+            self._ring, self._loaded_at = self._load(), self._clock()
+        return self._ring
+
+    def verify(self, token: str, *, issuer: str, audience: str) -> AccessClaims:
+        """``verify_access_token`` against the ring, reloading it once for an unknown ``kid``."""
+        try:
+            return verify_access_token(self.ring(), token, issuer=issuer, audience=audience)
+        except UnknownKidError:
+            if self._clock() - self._loaded_at < self._min_reload_interval_s:
+                raise
+            self._ring, self._loaded_at = self._load(), self._clock()
+            return verify_access_token(self._ring, token, issuer=issuer, audience=audience)
 
 
 @dataclass(frozen=True)
@@ -214,7 +257,7 @@ def verify_access_token(
         raise TokenError("kid missing or malformed")
     signing_key = ring.get(kid)
     if signing_key is None:
-        raise TokenError("unknown kid")
+        raise UnknownKidError("unknown kid")
 
     current = int(time.time() if now is None else now)
     try:
