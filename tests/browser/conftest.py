@@ -81,11 +81,11 @@ def gateway_url(web_dist: Path, request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("platform").gateway_url
 
 
+# Per module, not per session: Playwright's sync API runs an event loop on the main thread
+# while it is open, and tests after the browser tests invoke handlers in-process (Mangum asks
+# for the thread's event loop, which must not be running).
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    # Module scope, not session: while Playwright's sync API is open its event loop runs on the
-    # main thread, and handler tests that later call a Lambda in-process (Mangum runs the app
-    # with run_until_complete) would fail with "This event loop is already running".
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: `apt-get install chromium` (Debian) to run the browser tests"
         if os.environ.get("CI"):

@@ -131,6 +131,9 @@ DEFAULT_ROUTES: dict[str, LimitSpec] = {
     "conversations": LimitSpec(per_minute=60),
     "messages": LimitSpec(per_minute=120),
     "knowledge": LimitSpec(per_minute=30),
+    # Reading a knowledge base (listing, polling a document's status, searching) has its own
+    # budget, so a folder of uploads plus its status polling never runs out of either.
+    "knowledge_reads": LimitSpec(per_minute=120),
     "register": LimitSpec(per_minute=10),
     "login": LimitSpec(per_minute=20),
     # Assistants' public routes, per client IP (visitors have no account): sessions are cheap
@@ -177,6 +180,7 @@ ROUTE_GROUPS: dict[str, RouteGroup] = {
     "conversations": RouteGroup("conversations", "caller"),
     "messages": RouteGroup("messages", "caller"),
     "knowledge": RouteGroup("knowledge", "caller"),
+    "knowledge_reads": RouteGroup("knowledge_reads", "caller"),
     "register": RouteGroup("register", "ip", fail_closed=True),
     "login": RouteGroup("login", "ip", fail_closed=True),
     "assistant_sessions": RouteGroup("assistant_sessions", "ip"),
@@ -186,11 +190,15 @@ ROUTE_GROUPS: dict[str, RouteGroup] = {
 _PREFIX = "/api/v1"
 _MESSAGES = re.compile(rf"^{_PREFIX}/conversations/[^/]+/(messages|chat)(/.*)?$")
 _ASSISTANT_PUBLIC = re.compile(rf"^{_PREFIX}/public/assistants/[^/]+/(sessions|chat|feedback)$")
+# Searches read too, though they are POSTs.
+_KNOWLEDGE_SEARCH = re.compile(rf"^{_PREFIX}/knowledge(/[^/]+)?/query$")
 _UNLIMITED_PATHS = frozenset({f"{_PREFIX}/health"})
 
 
-def route_group_for(path: str) -> RouteGroup | None:
-    """The route group of a request path, or None when only the user/IP/global buckets apply."""
+def route_group_for(path: str, method: str | None = None) -> RouteGroup | None:
+    """The route group of a request, or None when only the user/IP/global buckets apply.
+
+    Without ``method`` a knowledge path counts as a write (the "knowledge" group)."""
     path = path.rstrip("/") or "/"
     if path == f"{_PREFIX}/auth/register":
         return ROUTE_GROUPS["register"]
@@ -204,7 +212,8 @@ def route_group_for(path: str) -> RouteGroup | None:
     if path == f"{_PREFIX}/conversations" or path.startswith(f"{_PREFIX}/conversations/"):
         return ROUTE_GROUPS["conversations"]
     if path == f"{_PREFIX}/knowledge" or path.startswith(f"{_PREFIX}/knowledge/"):
-        return ROUTE_GROUPS["knowledge"]
+        reads = method is not None and (method.upper() in ("GET", "HEAD") or _KNOWLEDGE_SEARCH.match(path))
+        return ROUTE_GROUPS["knowledge_reads" if reads else "knowledge"]
     return None
 
 
