@@ -23,7 +23,15 @@ from datetime import UTC, datetime
 from assistants_app.conversations import ConversationRepository
 from claw_ai import runtime_config
 from claw_ai.answering.ledger import UsageRepository, check_quota
-from claw_ai.answering.pipeline import AnswerDeps, OnDelta, build_messages, generate, record_usage, remember
+from claw_ai.answering.pipeline import (
+    AnswerDeps,
+    Grounding,
+    OnDelta,
+    build_messages,
+    generate,
+    record_usage,
+    remember,
+)
 from claw_ai.llm import stream_pieces
 from claw_ai.messages import ChatMessage
 from claw_ai.retrieval.sources import Source
@@ -199,16 +207,20 @@ def ask(
             deps=deps,
             deadline_s=deadline_s,
             on_delta=on_delta,
+            # The shared rule: a "[NO_ANSWER]" reply (GLM is told to give one) becomes the no-answer message.
+            grounding=Grounding(question.text, str(assistant.get("no_answer_message") or "") or None)
+            if kb_ids
+            else None,
         )
     except QuotaExceeded:
         return _limited(question, "quota", on_delta)
 
     content = answer.content
-    no_answer = bool(kb_ids) and reply_declines(content)
+    no_answer = bool(kb_ids) and (answer.no_answer or reply_declines(content))
     if no_answer:
         sources = []
         extra_text = str(assistant.get("no_answer_message") or "")
-        if extra_text:
+        if extra_text and not answer.no_answer:
             _say("\n\n" + extra_text, on_delta)
             content = f"{content}\n\n{extra_text}"
         emit_metric("AssistantNoAnswer", MetricUnit.Count, 1, assistant=public_id)
