@@ -17,22 +17,26 @@ STAGE ?= dev
 PYTEST_ARGS ?=
 EVAL_ARGS ?=
 
-.PHONY: help install tools web system-deps deploy-web dev test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
+.PHONY: help install tools web system-deps deploy-web dev logs openapi test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
 
 help:
-	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566)"
+	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566;"
+	@echo "                other ports: make dev PORT=3001 AWS_PORT=4567); API docs at /api/v1/docs"
+	@echo "make logs       follow every function's log and metric lines (.claw/logs/<function>.log)"
+	@echo "make tools      install the AWS CLI, SAM CLI and cfn-lint under .venv/tools/bin (aws for the README's S3 examples)"
 	@echo "make test       run every test (unit, integration, end-to-end, browser, template checks)"
 	@echo "make web        build the console and widget.js into web/dist (npm ci + vite)"
 	@echo "make lint       ruff + mypy"
 	@echo "make validate   cfn-lint (with informational rules) + sam validate --lint + checkov"
 	@echo "make build      sam build, then every function's unzipped size with its layers"
+	@echo "make openapi    regenerate the merged OpenAPI document (functions/config/config_app/openapi.json)"
 	@echo "make bench      benchmarks (QUICK=1 for the quick suite)"
 	@echo "make eval       bilingual retrieval/answer evaluation -> benchmarks/results/eval.md (EVAL_ARGS=...)"
 	@echo "make deploy     sam build && sam deploy --config-env \$$STAGE (dev|prod)"
 	@echo "make deploy-web STACK=claw-ai-dev   upload the console and widget.js (S3 + CloudFront)"
 	@echo "make smoke STACK=claw-ai-dev   post-deploy smoke test (or URL=http://127.0.0.1:3000)"
 	@echo "make admin EMAIL=... PASSWORD=...   create or promote an admin"
-	@echo "make clean      stop nothing, wipe local data (.claw/) and build output"
+	@echo "make clean      stop nothing, wipe local data (.claw/: database, cache, S3 objects, KMS keys, queues, logs) and build output"
 
 $(VENV)/.installed: requirements-dev.txt layers/*/requirements.txt functions/ingest/requirements.txt functions/ocr/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -76,8 +80,18 @@ system-deps:
 		else echo "missing Debian packages for the browser/OCR tests: $$missing (sudo apt-get install $$missing)"; fi; \
 	fi
 
+# PORT / AWS_PORT choose the API and AWS endpoint ports (CLAW_GATEWAY_PORT / CLAW_AWS_PORT).
 dev: install web
-	$(PY) -m claw_local
+	$(if $(PORT),CLAW_GATEWAY_PORT=$(PORT)) $(if $(AWS_PORT),CLAW_AWS_PORT=$(AWS_PORT)) $(PY) -m claw_local
+
+# Every function's lines, metrics (EMF) included, as they are written; `make dev` keeps only
+# the log lines on its console.
+logs:
+	@ls .claw/logs/*.log >/dev/null 2>&1 || (echo "no logs yet: start the platform with make dev" && exit 1)
+	tail -n 40 -F .claw/logs/*.log
+
+openapi: install
+	$(PY) infra/openapi.py
 
 test: install tools web system-deps
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(PY) -m pytest -q $(PYTEST_ARGS)

@@ -186,7 +186,7 @@ def test_a_covered_question_is_answered_with_the_fact_and_a_citation(api: Any, c
 
 
 def test_the_knowledge_base_no_answer_message_is_used(api: Any, corpus: dict[str, Any]) -> None:
-    user = corpus["user"]
+    user = new_user(api)  # the knowledge routes share a per-user rate limit: spread the requests
     kb = create_kb(api, user, "with message")
     doc = add_text(api, user, kb, "Offices", "# Offices\n\nOur headquarters are in Hangzhou, open 9:00 to 17:30.")
     resp = api.put(
@@ -220,7 +220,7 @@ def test_explain_shows_ranks_scores_and_why_a_passage_passed(api: Any, corpus: d
 
 
 def test_superseded_and_expired_documents_are_left_out(api: Any, db_module: Any, corpus: dict[str, Any]) -> None:
-    user = corpus["user"]
+    user = new_user(api)
     kb = create_kb(api, user, "versions")
     old = add_text(api, user, kb, "Returns 2023", "# Returns\n\nUnused goods can be returned within 14 days.")
     new = add_text(api, user, kb, "Returns 2025", "# Returns\n\nUnused goods can be returned within 30 days.")
@@ -253,6 +253,14 @@ def test_superseded_and_expired_documents_are_left_out(api: Any, db_module: Any,
     assert found() == {old, new}
 
 
+@pytest.fixture(scope="module")
+def versions(api: Any) -> dict[str, Any]:
+    """A user of their own with one document (the update tests don't share the corpus user's rate limit)."""
+    user = new_user(api)
+    kb = create_kb(api, user, "updates")
+    return {"user": user, "kb": kb, "doc": add_text(api, user, kb, "Note", "# Note\n\nA short note.")}
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -262,16 +270,15 @@ def test_superseded_and_expired_documents_are_left_out(api: Any, db_module: Any,
         {"colour": "red"},
     ],
 )
-def test_invalid_document_updates_are_422(api: Any, corpus: dict[str, Any], body: dict[str, Any]) -> None:
-    doc = corpus["ids"]["office"]
-    resp = api.patch(f"{API}/knowledge/{corpus['kb']}/documents/{doc}", json=body, headers=corpus["user"].headers)
+def test_invalid_document_updates_are_422(api: Any, versions: dict[str, Any], body: dict[str, Any]) -> None:
+    doc = versions["doc"]
+    resp = api.patch(f"{API}/knowledge/{versions['kb']}/documents/{doc}", json=body, headers=versions["user"].headers)
     assert resp.status_code == 422, resp.text
     assert resp.headers["content-type"].startswith("application/problem+json")
 
 
-def test_a_document_cannot_supersede_itself(api: Any, corpus: dict[str, Any]) -> None:
-    doc = corpus["ids"]["office"]
-    resp = api.patch(
-        f"{API}/knowledge/{corpus['kb']}/documents/{doc}", json={"superseded_by": doc}, headers=corpus["user"].headers
-    )
+def test_a_document_cannot_supersede_itself(api: Any, versions: dict[str, Any]) -> None:
+    doc = versions["doc"]
+    url = f"{API}/knowledge/{versions['kb']}/documents/{doc}"
+    resp = api.patch(url, json={"superseded_by": doc}, headers=versions["user"].headers)
     assert resp.status_code == 422

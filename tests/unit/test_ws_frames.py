@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chat_app.ws import ChatAction, error_frame, parse_chat_action
-from chat_app.ws_push import ConnectionPusher, FrameStream, display_width
 from claw_common.errors import QuotaExceeded, ValidationFailed
+from claw_common.http.ws_push import ConnectionPusher, FrameStream, display_width
 
 
 class RecordingClient:

@@ -13,8 +13,10 @@ Credentials (the identity source is the ``Authorization`` header, see docs/auth.
   API Gateway allows only when the authorizer's cache is off. With the cache on, the
   verdict is cached under the Authorization value alone, so any other header must not
   influence it (one client's verdict would be served to another);
-* WebSocket ``$connect``: the ``token`` query parameter (access token or API key), the
-  identity source of the WebSocket API's authorizer, and nothing else.
+* WebSocket ``$connect``: the ``token`` query parameter (access token, API key or a visitor
+  session token of an assistant), the identity source of the WebSocket API's authorizer.
+  A visitor token yields a context without ``user_id`` (see :func:`visitor_principal`);
+  on every REST route a visitor token is refused (401).
 
 The policy allows ``arn:aws:execute-api:{region}:{account}:{api}/{stage}/*``: API Gateway
 reuses a cached verdict for every route, so a policy naming only the first route would
@@ -38,7 +40,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from authorizer_app.config import AuthorizerConfig
-from claw_common.auth import tokens
+from claw_common.auth import tokens, visitor_tokens
 from claw_common.data.credentials import DatabaseCredentials, connect_with_rotation
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "authorizer", utc=True)
@@ -287,10 +289,41 @@ def credentials(event: dict[str, Any]) -> tuple[str, str]:
     raise Denied("unsupported authorization scheme")
 
 
+def visitor_principal(event: dict[str, Any], token: str) -> dict[str, str]:
+    """The context of a visitor session token on a WebSocket ``$connect``, or ``Denied``.
+
+    It carries no ``user_id``: every API that reads the caller finds none and refuses, so the
+    connection can only be used for the ``visitor_chat`` action of the token's assistant (the
+    assistants function checks the assistant on every frame). A token bound to an origin is
+    accepted only from a page of that origin.
+    """
+    try:
+        claims = visitor_tokens.verify_visitor_token(key_ring(), token, issuer=config().jwt_issuer)
+    except tokens.TokenError as exc:
+        raise Denied(str(exc)) from exc
+    if claims.origin and _header(event, "Origin") != claims.origin:
+        raise Denied("visitor token used from another origin")
+    return {
+        "auth_method": "visitor",
+        "visitor_id": claims.visitor_id,
+        "assistant": claims.assistant,
+        "conversation_id": claims.conversation_id,
+        "origin": claims.origin,
+        "expires_at": str(claims.exp),
+    }
+
+
 def authenticate(event: dict[str, Any]) -> dict[str, str]:
     """The authorizer context for a request's credentials, or ``Denied``."""
     kind, secret = credentials(event)
     api_key_id = ""
+    if kind == "jwt" and visitor_tokens.token_audience(secret) == visitor_tokens.VISITOR_AUDIENCE:
+        # Visitor session tokens open a WebSocket for one assistant's chat and nothing else:
+        # the REST API's public assistant routes verify them in the function, without this
+        # authorizer, so on any route that reaches it they are refused.
+        if (event.get("requestContext") or {}).get("eventType") != "CONNECT":
+            raise Denied("visitor token on a route for account holders")
+        return visitor_principal(event, secret)
     if kind == "jwt":
         cfg = config()
         try:
@@ -349,12 +382,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             },
         )
         raise Exception("Unauthorized") from None
+    principal_id = principal.get("user_id") or f"visitor:{principal['visitor_id']}"
     logger.info(
         "allowed",
         extra={
-            "user_id": principal["user_id"],
+            "user_id": principal.get("user_id"),
+            "visitor_id": principal.get("visitor_id"),
             "auth_method": principal["auth_method"],
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         },
     )
-    return policy(principal["user_id"], resource, principal)
+    return policy(principal_id, resource, principal)

@@ -120,6 +120,14 @@ class Settings(BaseSettings):
         description="Override of the WebSocket management endpoint (locally the gateway); on AWS it is derived "
         "from the event: https://{domainName}/{stage}.",
     )
+    console_url: str | None = Field(
+        None,
+        alias="CLAW_CONSOLE_URL",
+        description="Origin serving the console and widget.js (embed snippets); unset = the API's own origin.",
+    )
+    visitor_session_ttl_s: int = Field(
+        1800, alias="VISITOR_SESSION_TTL_S", ge=60, le=86400, description="Lifetime of an assistant visitor's token."
+    )
     default_chat_model: str = Field("glm-4-flash", alias="DEFAULT_CHAT_MODEL")
     embedding_dim: int = Field(
         0, alias="EMBEDDING_DIM", ge=0, le=2000, description="0 = the provider's own (512 offline, 1024 Zhipu)."
@@ -133,6 +141,7 @@ class Settings(BaseSettings):
         "database_secret_arn",
         "database_host",
         "jwt_secret_arn",
+        "console_url",
         mode="before",
     )
     @classmethod

@@ -231,6 +231,25 @@ def verify_access_token(
 ) -> AccessClaims:
     """Verify an access token and return its claims, or raise ``TokenError``.
 
+    See :func:`verified_claims` for what is checked.
+    """
+    claims = verified_claims(ring, token, issuer=issuer, audience=audience, now=now)
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not _UUID.match(sub):
+        raise TokenError("sub is not a user id")
+    return AccessClaims(
+        sub=sub,
+        role=str(claims.get("role") or "user"),
+        tier=str(claims.get("tier") or "free"),
+        iat=claims["iat"],
+        exp=claims["exp"],
+        jti=str(claims.get("jti") or ""),
+    )
+
+
+def verified_claims(ring: KeyRing, token: str, *, issuer: str, audience: str, now: int | None = None) -> dict[str, Any]:
+    """The claims of a token signed by one of ``ring``'s keys for ``issuer`` and ``audience``.
+
     The header is checked before any cryptography: compact JWS only, ``alg`` exactly HS256
     (no ``none``, no RS/HS confusion), a ``kid`` that is one of ours, no ``crit`` we do not
     understand, no key-carrying headers (``jwk``, ``jku``, ``x5u``, ``x5c``).
@@ -282,21 +301,11 @@ def verify_access_token(
     except (ValueError, TypeError) as exc:
         raise TokenError("malformed token") from exc
 
-    claims = token_obj.claims
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not _UUID.match(sub):
-        raise TokenError("sub is not a user id")
+    claims = dict(token_obj.claims)
     exp, iat = claims.get("exp"), claims.get("iat")
     if not isinstance(exp, int) or not isinstance(iat, int) or isinstance(exp, bool) or isinstance(iat, bool):
         raise TokenError("exp/iat must be integers")
-    return AccessClaims(
-        sub=sub,
-        role=str(claims.get("role") or "user"),
-        tier=str(claims.get("tier") or "free"),
-        iat=iat,
-        exp=exp,
-        jti=str(claims.get("jti") or ""),
-    )
+    return claims
 
 
 def is_user_id(value: object) -> bool:
