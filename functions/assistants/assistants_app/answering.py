@@ -32,6 +32,7 @@ from claw_ai.answering.pipeline import (
     record_usage,
     remember,
 )
+from claw_ai.cjk import has_cjk
 from claw_ai.llm import stream_pieces
 from claw_ai.messages import ChatMessage
 from claw_ai.retrieval.sources import Source
@@ -44,7 +45,6 @@ TOP_K = 5
 HISTORY_MAX_MESSAGES = 20
 """Most earlier messages of the visitor's conversation given to the model (then fitted to the token budget)."""
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
 _CITATION = re.compile(r"\[\d{1,2}\]")
 _DECLINES = re.compile(
     r"(?:do(?:es)?\s*n[o']t\s+(?:contain|include|mention|cover|provide)|not\s+(?:mentioned|covered|found|included)"
@@ -62,11 +62,6 @@ LIMITED_DEFAULT = {
     "en": "Sorry, this assistant can't answer more questions right now. Please try again later or contact us directly.",
     "zh": "抱歉，该助手暂时无法回答更多问题。请稍后再试，或直接联系我们。",
 }
-
-
-def has_cjk(text: str) -> bool:
-    """True when ``text`` contains Chinese, Japanese or Korean characters."""
-    return _CJK.search(text) is not None
 
 
 def default_no_answer(question: str) -> str:

@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from claw_ai.cjk import CJK
 from claw_ai.messages import ChatMessage, Completion, Passage, StreamEvent
 
 
@@ -104,8 +105,7 @@ def fence_passages(passages: Sequence[Passage]) -> str:
 
 # --------------------------------------------------------------------------- streaming pieces
 
-_CJK_CHAR = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_PIECE = re.compile(f"[{_CJK_CHAR}]{{1,4}}|[^\\s{_CJK_CHAR}]+\\s*|\\s+")
+_PIECE = re.compile(f"[{CJK}]{{1,4}}|[^\\s{CJK}]+\\s*|\\s+")
 
 
 def stream_pieces(text: str) -> list[str]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Protocol
 
+from claw_ai.cjk import CJK_RUN, has_cjk
 from claw_ai.llm import stream_pieces
 from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta, StreamEvent, Usage
 from claw_ai.tokens import count_messages, count_tokens
@@ -52,9 +53,6 @@ class Embedding(Protocol):
     def embed(self, texts: Sequence[str]) -> list[Any]: ...
 
 
-_CJK_CHAR = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_HAS_CJK = re.compile(f"[{_CJK_CHAR}]")
-_CJK_RUN = re.compile(f"[{_CJK_CHAR}]+")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _DIGIT = re.compile(r"\d")
 # Sentence ends: Chinese/full-width punctuation right away; ASCII . ! ? only before whitespace,
@@ -96,19 +94,15 @@ _ZH_STOP = frozenset(
 )
 
 
-def _has_cjk(text: str) -> bool:
-    return bool(_HAS_CJK.search(text))
-
-
 def _terms(text: str) -> dict[str, float]:
     """Lexical terms with weights: CJK bigrams (a lone character as itself), words, codes and numbers."""
     terms: dict[str, float] = {}
-    for run in _CJK_RUN.findall(text):
+    for run in CJK_RUN.findall(text):
         if len(run) == 1:
             terms[run] = 0.5
         for i in range(len(run) - 1):
             terms[run[i : i + 2]] = 1.0
-    for word in _WORD.findall(_CJK_RUN.sub(" ", text)):
+    for word in _WORD.findall(CJK_RUN.sub(" ", text)):
         word = word.lower()
         if word in _EN_STOP or (len(word) == 1 and not word.isdigit()):
             continue
@@ -226,7 +220,7 @@ class OfflineProvider:
 
     def answer_text(self, question: str, context: Sequence[Passage] | None) -> str:
         """The extractive answer to ``question`` from ``context`` (no I/O, deterministic)."""
-        chinese = _has_cjk(question)
+        chinese = has_cjk(question)
         passages = list(context or ())
         found = _candidates(question, passages, self.embedder)
         best = sorted(found, key=lambda c: (-c.score, c.rank, c.position))[: self.max_quotes] or _lead(passages)

@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from claw_ai.cjk import HAS_HAN
+
 NO_ANSWER_MARKER = "[NO_ANSWER]"
 
 GROUNDING_RULES = (
@@ -27,7 +29,6 @@ GROUNDING_RULES = (
 DEFAULT_MESSAGE_ZH = "抱歉，知识库中没有找到与这个问题相关的内容，暂时无法回答。"
 DEFAULT_MESSAGE_EN = "Sorry, the knowledge base does not cover this question, so I can't answer it."
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Short replies that say the sources lack the answer (when a model ignores the marker rule).
 _DECLINES = re.compile(
     r"(sources?|context|knowledge base|documents?|passages?|materials?)\W+(provided\W+)?"
@@ -41,7 +42,7 @@ DECLINE_MAX_CHARS = 160
 
 def default_message(question: str) -> str:
     """The default no-answer message, in Chinese when the question contains Han characters."""
-    return DEFAULT_MESSAGE_ZH if _HAN.search(question) else DEFAULT_MESSAGE_EN
+    return DEFAULT_MESSAGE_ZH if HAS_HAN.search(question) else DEFAULT_MESSAGE_EN
 
 
 def message_for(question: str, configured: str | None) -> str:

@@ -15,21 +15,19 @@ ones (不, 有, 用 … match most chunks and say nothing about the topic).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from claw_ai.cjk import is_single_han
 from claw_ai.textseg import query_terms
 
 __all__ = ["KeywordScorer", "keyword_terms"]
-
-_HAN_CHAR = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]$")
 
 
 def keyword_terms(question: str) -> list[str]:
     """The question's terms for the keyword side (letters and digits only: safe in a tsquery)."""
     terms = query_terms(question)
-    longer = [t for t in terms if not _HAN_CHAR.match(t)]
+    longer = [t for t in terms if not is_single_han(t)]
     return longer or terms
 
 
