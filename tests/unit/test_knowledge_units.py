@@ -5,18 +5,19 @@ from __future__ import annotations
 import pytest
 
 from claw_ai.retrieval.retriever import snippet_of
-from ingest_app.logic import parse_kb_key, sequencer_is_older
+from claw_common.documents import knowledge_base_of
+from ingest_app.logic import sequencer_is_older
 from ingest_app.parsers import limits_for_tier
 from knowledge_app.common import TIER_MAX_BYTES, safe_filename
 
 
 def test_kb_keys_give_the_knowledge_base_and_the_file_name() -> None:
     kb = "6bbaac52-c0f6-48f4-b97b-7e17297d38d8"
-    assert parse_kb_key(f"kb/{kb}/doc-id/产品 手册+v1.pdf") == (kb, "产品 手册+v1.pdf")
-    assert parse_kb_key(f"kb/{kb.upper()}/a.txt") == (kb, "a.txt")
-    assert parse_kb_key("kb/42/a.txt") is None
-    assert parse_kb_key(f"other/{kb}/a.txt") is None
-    assert parse_kb_key(f"kb/{kb}/folder/") is None
+    assert knowledge_base_of(f"kb/{kb}/doc-id/产品 手册+v1.pdf") == (kb, "产品 手册+v1.pdf")
+    assert knowledge_base_of(f"kb/{kb.upper()}/a.txt") == (kb, "a.txt")
+    assert knowledge_base_of("kb/42/a.txt") is None
+    assert knowledge_base_of(f"other/{kb}/a.txt") is None
+    assert knowledge_base_of(f"kb/{kb}/folder/") is None
 
 
 @pytest.mark.parametrize(

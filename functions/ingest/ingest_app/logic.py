@@ -28,13 +28,13 @@ Which failures retry (decided here, documented in docs/knowledge.md):
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from claw_common.data import db
+from claw_common.documents import knowledge_base_of
 from claw_common.observability import MetricUnit, emit_metric, logger, metrics, tracer
 from ingest_app import ocr_handoff as ocr
 from ingest_app import repository as repo
@@ -42,8 +42,6 @@ from ingest_app.models import S3EventRecord
 from ingest_app.objects import RetryableIngestError, download, head_object
 from ingest_app.parsers import DocumentRejected, ParseLimits, limits_for_tier
 from ingest_app.steps import embed, parse_and_chunk, segment
-
-KB_KEY = re.compile(r"^kb/([0-9a-fA-F-]{36})/(.+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,15 +136,6 @@ def record_object_event(conn: Any, record: S3EventRecord) -> dict[str, Any]:
     return dict(row)
 
 
-def parse_kb_key(key: str) -> tuple[str, str] | None:
-    """``kb/<kb_id>/<anything>`` → (kb_id, file name); None for any other key."""
-    match = KB_KEY.match(key)
-    if not match:
-        return None
-    filename = match.group(2).rsplit("/", 1)[-1]
-    return (match.group(1).lower(), filename) if filename else None
-
-
 def sequencer_is_older(candidate: str | None, applied: str | None) -> bool:
     """True when ``candidate`` is strictly older than ``applied``.
 
@@ -194,7 +183,7 @@ def process_object_event(record: S3EventRecord, deps: IngestDeps | None = None) 
 
 
 def _object_created(conn: Any, deps: IngestDeps, record: S3EventRecord, bucket: str, key: str) -> IngestOutcome:
-    parsed_key = parse_kb_key(key)
+    parsed_key = knowledge_base_of(key)
     if parsed_key is None:
         return IngestOutcome(
             "skipped",

@@ -13,29 +13,19 @@ from datetime import datetime
 from typing import Any
 
 from claw_common.auth.caller import Caller
+from claw_common.documents import MB, SUPPORTED_EXTENSIONS, TIER_MAX_BYTES
 from claw_common.errors import DependencyUnavailable, NotFound, UnsupportedMediaType
 from claw_common.http.pagination import decode_cursor, encode_cursor, invalid_cursor
 from claw_common.observability import logger
 from claw_common.settings import get_settings
 from knowledge_app.repository import KnowledgeRepository
 
-MB = 1024 * 1024
 MAX_UPLOAD_BYTES = 4 * MB
 """Largest multipart upload through the API. API Gateway base64-encodes binary bodies (+33 %)
 and a synchronous Lambda invocation carries at most 6 MB, so about 4.4 MB of file is the real
 ceiling; 4 MB leaves room for the multipart framing. Larger files use the presigned URL."""
 MAX_TEXT_BYTES = 4 * MB
 UPLOAD_URL_EXPIRES_S = 900
-TIER_MAX_BYTES = {"free": 10 * MB, "pro": 50 * MB, "enterprise": 200 * MB}
-"""Largest file per tier; mirrors ``ingest_app.parsers`` (a unit test keeps them equal). The
-ingest function enforces it again from the object's HEAD, and config ``ingest.limits``
-overrides both."""
-SUPPORTED_EXTENSIONS = frozenset(
-    {"pdf", "docx", "xlsx", "xlsm", "csv", "tsv", "html", "htm", "xhtml", "md", "markdown", "txt", "text", "json"}
-    # Pictures of documents, read by OCR (as are PDF pages without a text layer).
-    | {"png", "jpg", "jpeg", "webp"}
-)
-KB_PREFIX = "kb/"
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\]+")

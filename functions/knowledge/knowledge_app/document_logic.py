@@ -20,11 +20,11 @@ from typing import Any
 
 from claw_common.auth.caller import Caller
 from claw_common.data import db
+from claw_common.documents import object_key
 from claw_common.errors import Conflict, DependencyUnavailable, NotFound, PayloadTooLarge, ValidationFailed
 from claw_common.http.pagination import decode_cursor, encode_cursor, invalid_cursor
 from claw_common.observability import MetricUnit, metrics
 from knowledge_app.common import (
-    KB_PREFIX,
     MAX_TEXT_BYTES,
     MAX_UPLOAD_BYTES,
     MB,
@@ -63,7 +63,7 @@ def new_document(
     kb_id = uuid_or_404(kb_id, kb_not_found())
     document_id = str(uuid.uuid4())
     filename = safe_filename(filename)
-    key = f"{KB_PREFIX}{kb_id}/{document_id}/{filename}"
+    key = object_key(kb_id, document_id, filename)
     with db.connection() as conn:
         owned_kb(conn, caller, kb_id)
         changes = _validity_changes(conn, caller, kb_id, document_id, validity) if validity else {}

@@ -7,9 +7,9 @@ from typing import Any
 from claw_common.auth.caller import Caller
 from claw_common.data import db
 from claw_common.data.invalidation import conversations_changed
+from claw_common.documents import KB_PREFIX
 from claw_common.observability import logger
 from knowledge_app.common import (
-    KB_PREFIX,
     delete_all_versions,
     documents_bucket,
     kb_not_found,

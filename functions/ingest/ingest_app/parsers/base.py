@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any, Literal
 
-MB = 1024 * 1024
+from claw_common.documents import MB, TIER_MAX_BYTES
 
 BlockKind = Literal["heading", "paragraph", "list_item", "code", "table_row"]
 RejectCode = Literal[
@@ -47,7 +47,7 @@ class ParseLimits:
     above 100 or more entries than any real document has means a crafted archive.
     """
 
-    max_bytes: int = 10 * MB
+    max_bytes: int = TIER_MAX_BYTES["free"]
     max_pages: int = 200
     max_rows: int = 100_000
     max_uncompressed_bytes: int = 200 * MB
@@ -63,13 +63,25 @@ class ParseLimits:
 # Lambda's memory because only one is parsed at a time.
 _TIER_LIMITS: dict[str, ParseLimits] = {
     "free": ParseLimits(
-        max_bytes=10 * MB, max_pages=200, max_rows=50_000, max_uncompressed_bytes=200 * MB, max_ocr_pages=50
+        max_bytes=TIER_MAX_BYTES["free"],
+        max_pages=200,
+        max_rows=50_000,
+        max_uncompressed_bytes=200 * MB,
+        max_ocr_pages=50,
     ),
     "pro": ParseLimits(
-        max_bytes=50 * MB, max_pages=1000, max_rows=200_000, max_uncompressed_bytes=500 * MB, max_ocr_pages=500
+        max_bytes=TIER_MAX_BYTES["pro"],
+        max_pages=1000,
+        max_rows=200_000,
+        max_uncompressed_bytes=500 * MB,
+        max_ocr_pages=500,
     ),
     "enterprise": ParseLimits(
-        max_bytes=200 * MB, max_pages=5000, max_rows=1_000_000, max_uncompressed_bytes=1500 * MB, max_ocr_pages=2000
+        max_bytes=TIER_MAX_BYTES["enterprise"],
+        max_pages=5000,
+        max_rows=1_000_000,
+        max_uncompressed_bytes=1500 * MB,
+        max_ocr_pages=2000,
     ),
 }
 

@@ -7,6 +7,7 @@ import json
 import re
 import zipfile
 
+from claw_common.documents import FORMAT_OF_EXTENSION
 from ingest_app.parsers.base import (
     DocumentRejected,
     _decode_text,
@@ -14,27 +15,7 @@ from ingest_app.parsers.base import (
 
 # --------------------------------------------------------------------------- detection
 
-_EXTENSIONS = {
-    "pdf": "pdf",
-    "docx": "docx",
-    "xlsx": "xlsx",
-    "xlsm": "xlsx",
-    "csv": "csv",
-    "tsv": "csv",
-    "html": "html",
-    "htm": "html",
-    "xhtml": "html",
-    "md": "markdown",
-    "markdown": "markdown",
-    "txt": "txt",
-    "text": "txt",
-    "log": "txt",
-    "json": "json",
-    "png": "image",
-    "jpg": "image",
-    "jpeg": "image",
-    "webp": "image",
-}
+_EXTENSIONS = FORMAT_OF_EXTENSION
 _CONTENT_TYPES = {
     "application/pdf": "pdf",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
