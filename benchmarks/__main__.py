@@ -23,7 +23,7 @@ AREAS = ("coldstart", "latency", "ingest", "retrieval", "ratelimit")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="the quick suite (under 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="the quick suite (a few minutes)")
     parser.add_argument("--only", nargs="+", choices=AREAS, help="run only these areas")
     parser.add_argument("--output", default=None, help="report path (default benchmarks/results/latest.md)")
     args = parser.parse_args(argv)
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 # Handlers print their metrics (EMF) and logs to stdout, a line per request: keep the
                 # cost (a write), drop the noise. Tables go to the real stdout.
                 with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-                    section = module.run(args.quick, platform) if area != "coldstart" else module.run(args.quick)
+                    section = module.run(args.quick, platform)
             except Exception as exc:
                 traceback.print_exc()
                 from benchmarks._common import Section

@@ -108,7 +108,7 @@ def chat(
                         conn, owner_id=caller.user_id, kb_ids=[kb_id], question=question, top_k=request.top_k
                     )
                 )
-        history = [ChatMessage(role=r["role"], content=r["content"]) for r in history_rows]
+        history = [ChatMessage(role=r["role"], content=r["content"], tokens=r["tokens"]) for r in history_rows]
         messages = build_messages(
             conversation["system_prompt"] or runtime_config.default_system_prompt(),
             history,
