@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from claw_common.observability import MetricUnit, logger, metrics, tracer
 from ingest_app.logic import process_object_event
 from ingest_app.models import S3EventNotification, S3NotificationSqsRecord
+from ingest_app.vector_upkeep import index_after_ingest
 
 
 def handle_record(record: S3NotificationSqsRecord) -> None:
@@ -27,7 +28,9 @@ def handle_record(record: S3NotificationSqsRecord) -> None:
         return
     for event in notification.Records:
         metrics.add_metric(name="ObjectEventsReceived", unit=MetricUnit.Count, value=1)
-        process_object_event(event)
+        outcome = process_object_event(event)
+        if outcome.action == "ingested":
+            index_after_ingest(outcome.document_id)
 
 
 @logger.inject_lambda_context(clear_state=True)
