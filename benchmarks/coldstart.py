@@ -35,6 +35,12 @@ FUNCTIONS = {
     "ConfigFunction": "get_config",
     "IngestFunction": "s3_removed",
 }
+# The framework floor: the same 8-route prototype on Powertools' resolver and on FastAPI + Mangum
+# (benchmarks/floor), cold-started over ConfigFunction's layers (core + HTTP), .pyc build.
+PROTOTYPES = {
+    "floor: Powertools resolver (8 routes)": "floor_powertools.lambda_handler",
+    "FastAPI + Mangum (same 8 routes)": "floor_fastapi.lambda_handler",
+}
 API_FUNCTIONS = ("AuthFunction", "ChatFunction", "KnowledgeFunction", "ConfigFunction")
 RATIO_TARGET = 0.35
 AUTHORIZER_TARGET_MS = 80.0
@@ -100,6 +106,11 @@ def _events(platform: Any, workdir: Path) -> dict[str, Path]:
         "get_config": rest_event("GET", "/api/v1/configs/bench.sample", authorizer=auth),
         "s3_removed": load_event("sqs_s3_object_removed.json"),
     }
+    proto = load_event("apigw_rest_post_chat.json")
+    proto.update(resource="/api/v1/items/{item_id}", path="/api/v1/items/42", httpMethod="GET", body=None)
+    proto.update(pathParameters={"item_id": "42"}, queryStringParameters=None, multiValueQueryStringParameters=None)
+    proto["requestContext"].update(resourcePath="/api/v1/items/{item_id}", httpMethod="GET")
+    events["prototype"] = proto
     bucket = os.environ.get("DOCUMENTS_BUCKET")
     if bucket:  # the event names the deployed bucket; point it at this platform's
         record = events["s3_removed"]["Records"][0]
@@ -199,6 +210,28 @@ def import_profile(stderr: str, handler_module: str, top: int = 10) -> list[tupl
     return rows[:top]
 
 
+def _prototype_layouts(python: str, base: Any, tmp: Path) -> dict[str, Any]:
+    """The floor prototypes as task roots of their own (compiled like our code), over ``base``'s layers."""
+    import dataclasses
+    import shutil
+
+    from benchmarks._common import ROOT
+
+    root = tmp / "prototype"
+    root.mkdir()
+    for module in ("floor_powertools.py", "floor_fastapi.py"):
+        shutil.copy(ROOT / "benchmarks" / "floor" / module, root / module)
+    subprocess.run(
+        [python, "-m", "compileall", "-q", "-b", "--invalidation-mode", "unchecked-hash", str(root)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return {
+        label: dataclasses.replace(base, logical_id="Prototype", handler=handler, task_root=root)
+        for label, handler in PROTOTYPES.items()
+    }
+
+
 def _interpreter_ms(python: str, runs: int) -> float:
     samples = []
     for _ in range(runs):
@@ -224,6 +257,7 @@ def run(quick: bool, platform: Any = None) -> Section:
     layouts = build_twins(list(FUNCTIONS), log)
     with tempfile.TemporaryDirectory(prefix="claw-coldstart-") as tmp:
         events = _events(platform, Path(tmp))
+        prototypes = _prototype_layouts(python, layouts["pyc"]["ConfigFunction"], Path(tmp))
         totals: dict[tuple[str, str], list[float]] = {}
         imports: dict[tuple[str, str], list[float]] = {}
         firsts: dict[tuple[str, str], list[float]] = {}
@@ -237,6 +271,12 @@ def run(quick: bool, platform: Any = None) -> Section:
                     firsts.setdefault(key, []).append(result["first_ms"])
                     totals.setdefault(key, []).append(result["import_ms"] + result["first_ms"])
                     outcomes[name] = result["outcome"]
+            for label, layout in prototypes.items():
+                result, _ = _run_once(python, layout, events["prototype"])
+                totals.setdefault((label, "pyc"), []).append(result["import_ms"] + result["first_ms"])
+                imports.setdefault((label, "pyc"), []).append(result["import_ms"])
+                firsts.setdefault((label, "pyc"), []).append(result["first_ms"])
+                outcomes[label] = result["outcome"]
         profiles = {}
         for name, event in FUNCTIONS.items():
             layout = layouts["pyc"][name]
@@ -298,6 +338,22 @@ def run(quick: bool, platform: Any = None) -> Section:
             "1st response",
         ],
         rows,
+    )
+    proto_rows = [
+        [
+            label,
+            statistics.median(imports[(label, "pyc")]),
+            statistics.median(firsts[(label, "pyc")]),
+            statistics.median(totals[(label, "pyc")]),
+            percentile(totals[(label, "pyc")], 90),
+            outcomes[label],
+        ]
+        for label in prototypes
+    ]
+    section.table(
+        "Framework floor: the same 8-route prototype, import + first request, ms (.pyc, core + HTTP layers)",
+        ["prototype", "import", "1st request", "total", "p90", "1st response"],
+        proto_rows,
     )
     section.notes.append(
         f"An empty python3.12 (`python3.12 -c pass`) takes {interpreter:.0f} ms here; it is not in the figures "
