@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    # As the template sets for ingest (and claw_local does): one BLAS/OpenMP thread, before numpy loads.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     # The peer's LangChain must never phone home (LangSmith tracing) from a benchmark.
     for key in ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGCHAIN_TRACING"):
         os.environ[key] = "false"

@@ -28,7 +28,9 @@ def _kb_with_chunks(db: Any, n: int, dim: int, rng: np.random.Generator) -> tupl
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     with (
         db.cursor() as cur,
-        cur.copy("COPY chunks (document_id, chunk_index, kb_id, owner_id, text, search_text, embedding) FROM STDIN") as copy,
+        cur.copy(
+            "COPY chunks (document_id, chunk_index, kb_id, owner_id, text, search_text, embedding) FROM STDIN"
+        ) as copy,
     ):
         for i, v in enumerate(vectors):
             copy.write_row((doc, i, kb, owner, f"chunk {i}", f"chunk {i}", HalfVector(v).to_text()))
@@ -61,7 +63,7 @@ def test_a_large_knowledge_base_gets_its_own_index_the_search_uses_and_loses_it_
     )
     rng = np.random.default_rng(3)
     monkeypatch.setattr(vector_index, "HNSW_MIN_CHUNKS", 300)
-    owner, small_kb, _ = _kb_with_chunks(db, 50, dim, rng)
+    _, small_kb, _ = _kb_with_chunks(db, 50, dim, rng)
     owner_big, big_kb, vectors = _kb_with_chunks(db, 400, dim, rng)
 
     assert vector_index.ensure_index(small_kb) is False

@@ -13,7 +13,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -28,7 +28,7 @@ PRINCIPAL_CACHE_TTL_S = 30
 API_KEY_LOOKUP_TTL_S = 300
 
 
-def is_user_id(value: object) -> bool:
+def is_user_id(value: object) -> TypeGuard[str]:
     """True for a canonical (lower-case) UUID string, the platform's id kind."""
     return isinstance(value, str) and _UUID.match(value) is not None
 
