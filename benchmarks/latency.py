@@ -183,6 +183,22 @@ def run(quick: bool, platform: Any) -> Section:
         rows.append([name, "in-process", st["n"], st["p50"], st["p95"], st["p99"]])
         chart.append((f"{name}\n(in-process)", st))
 
+    # ---- the work inside one warm chat request (50 messages of history by now), counted
+    from benchmarks.warm_path import count_work
+
+    chat_case = next(c for c in _cases(s) if c[0].startswith("chat"))
+    chat_event = rest_event(chat_case[1], chat_case[2], authorizer=s["authorizer"], body=chat_case[3](-99))
+    work = count_work(lambda: chat_handler(chat_event, Context("claw-ai-bench-chat")))
+    section.table(
+        "Work inside one warm chat request (offline provider, no knowledge base, 50 history messages), counted",
+        ["what", "count"],
+        [
+            [k, work.get(k, 0)]
+            for k in ("SQL statements", "pool checkouts", "Redis round trips", "tokenizer calls", "deep copies")
+        ],
+    )
+    section.data["chat_work"] = dict(work)
+
     # ---- routes, through the gateway
     client = s["client"]
     for name, method, path, body, _ in _cases(s):
@@ -242,7 +258,7 @@ def run(quick: bool, platform: Any) -> Section:
         "verdict has expired (TTL from the template).",
     ]
     s["client"].close()
-    section.data = {"rows": rows, "load": load_rows}
+    section.data.update({"rows": rows, "load": load_rows})
     section.chart = _chart(chart, load_rows)
     return section
 
