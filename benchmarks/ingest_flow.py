@@ -163,7 +163,7 @@ def drop_to_ready(section: Section, quick: bool, platform: Any) -> None:
 
     s3, bucket = aws_client("s3"), os.environ["DOCUMENTS_BUCKET"]
     kb = _kb()
-    docs = generate(5 if quick else 15, 12, seed=uuid.uuid4().int % 10**6)
+    docs = generate(5 if quick else 15, 40, seed=uuid.uuid4().int % 10**6)
     clock = StageClock()
     patched = _install(clock)
     totals: list[float] = []

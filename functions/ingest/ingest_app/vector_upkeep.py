@@ -23,7 +23,8 @@ def index_after_ingest(document_id: str | None) -> None:
             row: Any = conn.execute(
                 "SELECT kb_id::text AS kb_id FROM documents WHERE id = %s", (document_id,)
             ).fetchone()
-        if row is not None:
-            ensure_index(row["kb_id"])
+            if row is not None:
+                # The checks on the pooled connection (committed before any build, which uses its own).
+                ensure_index(row["kb_id"], conn=conn)
     except Exception:  # noqa: BLE001 - the document is ingested; search stays exact meanwhile
         logger.warning("vector index upkeep failed", extra={"document_id": document_id}, exc_info=True)

@@ -72,21 +72,38 @@ def build_index(conn: Any, kb_id: str, *, concurrently: bool = True) -> None:
     conn.execute("RESET maintenance_work_mem")
 
 
-def ensure_index(kb_id: str, *, database_url: str | None = None) -> bool:
+def ensure_index(kb_id: str, *, conn: Any = None, database_url: str | None = None) -> bool:
     """After chunks were written (and committed): build the index when the knowledge base has
-    reached the size for one. Uses its own autocommit connection: a concurrent build waits for
-    every open transaction on ``chunks``, so the caller must hold none. True when the knowledge
-    base has (now) an index."""
+    reached the size for one. True when the knowledge base has (now) an index.
+
+    ``conn`` (optional, e.g. the pooled connection of the request) is used for the two cheap
+    checks and committed before a build: a concurrent build waits for every open transaction on
+    ``chunks``, so the build runs on an autocommit connection of its own."""
+    if conn is not None:
+        needed = _needs_index(conn, kb_id)
+        conn.commit()
+        if needed is None:
+            return True
+        if not needed:
+            return False
     import psycopg
     from psycopg.rows import dict_row
 
-    with psycopg.connect(database_url or _database_url(), autocommit=True, row_factory=dict_row) as conn:
-        if index_state(conn, kb_id) == "valid":
+    with psycopg.connect(database_url or _database_url(), autocommit=True, row_factory=dict_row) as own:
+        needed = _needs_index(own, kb_id)
+        if needed is None:
             return True
-        if chunk_count(conn, kb_id) < HNSW_MIN_CHUNKS:
+        if not needed:
             return False
-        build_index(conn, kb_id)
+        build_index(own, kb_id)
     return True
+
+
+def _needs_index(conn: Any, kb_id: str) -> bool | None:
+    """None: a valid index exists; True: none yet and the knowledge base is large enough."""
+    if index_state(conn, kb_id) == "valid":
+        return None
+    return chunk_count(conn, kb_id) >= HNSW_MIN_CHUNKS
 
 
 def drop_index(conn: Any, kb_id: str) -> None:
