@@ -202,13 +202,18 @@ def drop_to_ready(section: Section, quick: bool, platform: Any) -> None:
         rows,
     )
     p50 = statistics.median(totals)
+    embed_p50 = statistics.median([clock.times[k].get("embed", 0.0) * 1000 for k in keys])
     section.targets.append(
         Target(
             "S3 drop → ready (10-page document, locally)",
             f"p50 ≤ {TARGET_READY_P50_S:.0f} s",
             f"p50 {p50 * 1000:.0f} ms, p95 {percentile(totals, 95) * 1000:.0f} ms",
             p50 <= TARGET_READY_P50_S,
-            "" if p50 <= TARGET_READY_P50_S else "see the breakdown: the embedder's share is what remains",
+            ""
+            if p50 <= TARGET_READY_P50_S
+            else f"embedding {embed_p50:.0f} ms of the {p50 * 1000:.0f} ms ({embed_p50 / (p50 * 1000):.0%}) for "
+            f"{statistics.median(chunks):.0f} chunks on this loaded 2-core machine; everything around it (queue, S3, "
+            f"parsing, segmentation, COPY, index upkeep, polling) adds {p50 * 1000 - embed_p50:.0f} ms",
         )
     )
 
@@ -270,7 +275,9 @@ def bulk_drop(section: Section, quick: bool, platform: Any) -> None:
             share >= TARGET_SHARE,
             ""
             if share >= TARGET_SHARE
-            else "S3 GET, parsing, segmentation and the COPY run between embedding "
-            "batches on one core; overlapping them needs a second core the 2,048 MB function barely has.",
+            else "documents are processed one after another in each SQS batch (as one Lambda environment does), "
+            "so S3 GET, parsing, segmentation, the COPY and the queue hand-offs sit between embedding calls; the "
+            "benchmark's own 20 ms status polling and the rest of the shared machine compete for the 2 cores, "
+            "and the embedder-alone figure is measured after, unloaded by the pipeline.",
         )
     )
