@@ -245,7 +245,7 @@ def _interpreter_ms(python: str, runs: int) -> float:
 
 
 def run(quick: bool, platform: Any = None) -> Section:
-    from benchmarks.lambda_twin import VARIANTS, build_twins, python312
+    from benchmarks.lambda_twin import VARIANTS, build_twins, python312, size_targets
 
     section = Section(
         "coldstart",
@@ -384,7 +384,7 @@ def run(quick: bool, platform: Any = None) -> Section:
             ["module or package", "cumulative", "self"],
             [[n, cum, own] for n, cum, own in profile],
         )
-    _sizes(section, layouts["pyc"])
+    size_targets(section, layouts["pyc"])
     section.data = {
         "totals": {f"{n}/{v}": t for (n, v), t in totals.items()},
         "profiles": profiles,
@@ -392,44 +392,6 @@ def run(quick: bool, platform: Any = None) -> Section:
     }
     section.chart = _chart(totals)
     return section
-
-
-SIZE_BUDGETS_MB = {"AuthorizerFunction": 40.0, "IngestFunction": 200.0}
-API_SIZE_BUDGET_MB = 120.0
-
-
-def _sizes(section: Section, layouts: dict[str, Any]) -> None:
-    """Unzipped size of each function with its layers (the twin; the arm64 build differs by its wheels)."""
-    import sys
-
-    from benchmarks._common import ROOT
-
-    sys.path.insert(0, str(ROOT / "infra"))
-    from lambda_sizes import folder_mb
-
-    rows = []
-    for name, layout in layouts.items():
-        code, layers = folder_mb(layout.task_root), folder_mb(layout.opt_python.parent)
-        total = code + layers
-        budget = SIZE_BUDGETS_MB.get(name, API_SIZE_BUDGET_MB)
-        rows.append([name, code, layers, total, f"≤ {budget:.0f}", "met" if total <= budget else "MISSED"])
-        section.targets.append(
-            Target(
-                f"size {name}",
-                f"≤ {budget:.0f} MB unzipped with its layers",
-                f"{total:.1f} MB",
-                total <= budget,
-                ""
-                if total <= budget
-                else "the AI layer (numpy, the offline USE encoder and its weights, tokenizer, jieba) is "
-                "needed by chat and knowledge to embed questions; only a provider-only (Zhipu) build would drop it",
-            )
-        )
-    section.table(
-        "Unzipped size per function with its layers, MB (.pyc build, x86_64 twin)",
-        ["function", "code", "layers", "total", "budget", "status"],
-        rows,
-    )
 
 
 def _chart(totals: dict[tuple[str, str], list[float]]) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import ROOT
+from benchmarks._common import ROOT, Section, Target
 
 BUILD_ROOT = ROOT / ".aws-sam" / "bench-x86_64"
 VARIANTS = ("pyc", "source")
@@ -191,3 +191,37 @@ def build_twins(names: list[str], log: Any = print) -> dict[str, dict[str, Funct
                 environment=env,
             )
     return layouts
+
+
+SIZE_BUDGETS_MB = {"AuthorizerFunction": 40.0, "IngestFunction": 200.0}
+API_SIZE_BUDGET_MB = 120.0
+
+
+def size_targets(section: Section, layouts: dict[str, FunctionLayout]) -> None:
+    """Unzipped size of each function with its layers (the twin; the arm64 build differs by its wheels)."""
+    sys.path.insert(0, str(ROOT / "infra"))
+    from lambda_sizes import folder_mb
+
+    rows = []
+    for name, layout in layouts.items():
+        code, layers = folder_mb(layout.task_root), folder_mb(layout.opt_python.parent)
+        total = code + layers
+        budget = SIZE_BUDGETS_MB.get(name, API_SIZE_BUDGET_MB)
+        rows.append([name, code, layers, total, f"≤ {budget:.0f}", "met" if total <= budget else "MISSED"])
+        section.targets.append(
+            Target(
+                f"size {name}",
+                f"≤ {budget:.0f} MB unzipped with its layers",
+                f"{total:.1f} MB",
+                total <= budget,
+                ""
+                if total <= budget
+                else "the AI layer (numpy, the offline USE encoder and its weights, tokenizer, jieba) is "
+                "needed by chat and knowledge to embed questions; only a provider-only (Zhipu) build would drop it",
+            )
+        )
+    section.table(
+        "Unzipped size per function with its layers, MB (.pyc build, x86_64 twin)",
+        ["function", "code", "layers", "total", "budget", "status"],
+        rows,
+    )
