@@ -99,7 +99,7 @@ class RateLimitMiddleware:
             return
 
         caller = caller_from_event(scope.get("aws.event") or {})
-        group = route_group_for(path)
+        group = route_group_for(path, scope.get("method"))
         buckets = policy.buckets_for(caller, ip, group)
         try:
             decision = self.limiter().check(buckets)
