@@ -126,6 +126,7 @@ def drop_orphans(conn: Any) -> list[str]:
 
 
 def _database_url() -> str:
-    from claw_common.settings import get_settings
+    """The deployment's connection URL (from DATABASE_URL or the database secret)."""
+    from claw_common.data.credentials import database_credentials
 
-    return get_settings().database_url.get_secret_value()
+    return database_credentials().url()
