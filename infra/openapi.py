@@ -28,13 +28,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "functions" / "config" / "config_app" / "openapi.json"
-# Each HTTP function: its code folder and the module holding its FastAPI ``app``.
-FUNCTIONS = {
-    "auth": ("authorizer", "authorizer_app.handler"),
-    "chat": ("chat", "chat_app.handler"),
-    "knowledge": ("knowledge", "knowledge_app.handler"),
-    "config": ("config", "config_app.handler"),
-}
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 PROBLEM_JSON = "application/problem+json"
 
@@ -146,12 +139,25 @@ def _load_apps() -> dict[str, Any]:
     import importlib
 
     apps = {}
-    for name, (folder, module) in FUNCTIONS.items():
-        path = str(ROOT / "functions" / folder)
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    for name, (folder, module) in http_functions().items():
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         apps[name] = importlib.import_module(module).app
     return apps
+
+
+def http_functions() -> dict[str, tuple[str, str]]:
+    """Every function of the template that serves REST routes: name -> (code folder, handler module)."""
+    sys.path.insert(0, str(ROOT / "local"))
+    from claw_local.template import load_local_stack
+
+    stack = load_local_stack()
+    serving = {route.function for route in stack.routes}
+    return {
+        logical_id.removesuffix("Function").lower(): (str(spec.code_uri), spec.handler.rsplit(".", 1)[0])
+        for logical_id, spec in sorted(stack.functions.items())
+        if logical_id in serving
+    }
 
 
 def _template_routes() -> list[Any]:

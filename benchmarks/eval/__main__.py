@@ -20,6 +20,7 @@ import time
 import warnings
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 RESULTS_MD = Path(__file__).resolve().parents[1] / "results" / "eval.md"
 
@@ -39,7 +40,7 @@ def _subset(questions: list, limit: int | None) -> list:
     return picked
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     from benchmarks.eval.runner import MODES
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.eval", description=__doc__)
@@ -52,12 +53,23 @@ def main(argv: list[str] | None = None) -> int:
         help="ingest into this many fresh knowledge bases and ask everything in each (default 3): hybrid "
         "ranking ties are broken by random document ids, so single runs differ by a few questions",
     )
+    parser.add_argument(
+        "--keep-old-versions",
+        action="store_true",
+        help="don't mark the old policy and price list versions as superseded (they stay searchable)",
+    )
     parser.add_argument("--json", dest="json_out", help="write every per-question result to this file")
     parser.add_argument(
         "--output",
         help="Markdown report (default benchmarks/results/eval.md; not written for --limit runs unless given)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.eval.runner import MODES
+
+    args = _parse_args(argv)
     modes = list(dict.fromkeys(args.mode or MODES))
 
     from benchmarks.eval.dataset import CATEGORIES, load_corpus, load_questions
@@ -90,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     import httpx
 
     from benchmarks.eval.report import markdown, print_summary, summarise
-    from benchmarks.eval.runner import ask_all, create_account, ingest
     from claw_local.platform import LocalPlatform
 
     started = time.perf_counter()
@@ -112,30 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"platform up in {seconds['platform start']:.1f}s", file=real_stdout, flush=True)
             machine = machine_info()
             with httpx.Client(base_url=platform.gateway_url, timeout=120) as client:
-                headers = create_account(client)
-                results: list = []
-                chunk_texts: dict[str, str] = {}
-                for run in range(max(1, args.repeat)):
-                    t0 = time.perf_counter()
-                    session = ingest(client, headers, docs)
-                    seconds[f"ingest, run {run + 1} (all documents ready)"] = time.perf_counter() - t0
-                    t0 = time.perf_counter()
-                    answers = ask_all(session, questions, modes)
-                    seconds[f"{len(answers)} queries, run {run + 1}"] = time.perf_counter() - t0
-                    print(
-                        f"run {run + 1}: {len(docs)} documents, {len(session.chunks)} chunks, ingested in "
-                        f"{seconds[f'ingest, run {run + 1} (all documents ready)']:.1f}s; {len(answers)} queries in "
-                        f"{seconds[f'{len(answers)} queries, run {run + 1}']:.1f}s",
-                        file=real_stdout,
-                        flush=True,
-                    )
-                    for r in answers:
-                        r["run"] = run
-                    results += answers
-                    if not chunk_texts:
-                        filename_of = session.filename_of
-                        # "file#index" -> chunk text: lets later work re-judge or re-rank offline.
-                        chunk_texts = {f"{filename_of[d]}#{i}": t for (d, i), t in sorted(session.chunks.items())}
+                results, chunk_texts = _run_all(client, docs, questions, modes, args, seconds, real_stdout)
     finally:
         platform.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -160,6 +148,39 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {output}")
     print(f"({seconds['total']:.0f}s in all)")
     return 0
+
+
+def _run_all(
+    client: Any, docs: list, questions: list, modes: list[str], args: argparse.Namespace, seconds: dict, out: Any
+) -> tuple[list, dict[str, str]]:
+    """Ingest into ``args.repeat`` fresh knowledge bases and ask everything in each."""
+    from benchmarks.eval.runner import ask_all, create_account, ingest
+
+    headers = create_account(client)
+    results: list = []
+    chunk_texts: dict[str, str] = {}
+    for run in range(max(1, args.repeat)):
+        t0 = time.perf_counter()
+        session = ingest(client, headers, docs, supersede=not args.keep_old_versions)
+        seconds[f"ingest, run {run + 1} (all documents ready)"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        answers = ask_all(session, questions, modes)
+        seconds[f"{len(answers)} queries, run {run + 1}"] = time.perf_counter() - t0
+        print(
+            f"run {run + 1}: {len(docs)} documents, {len(session.chunks)} chunks, ingested in "
+            f"{seconds[f'ingest, run {run + 1} (all documents ready)']:.1f}s; {len(answers)} queries in "
+            f"{seconds[f'{len(answers)} queries, run {run + 1}']:.1f}s",
+            file=out,
+            flush=True,
+        )
+        for r in answers:
+            r["run"] = run
+        results += answers
+        if not chunk_texts:
+            filename_of = session.filename_of
+            # "file#index" -> chunk text: lets later work re-judge or re-rank offline.
+            chunk_texts = {f"{filename_of[d]}#{i}": t for (d, i), t in sorted(session.chunks.items())}
+    return results, chunk_texts
 
 
 if __name__ == "__main__":

@@ -208,7 +208,10 @@ def markdown(
         "(Markdown as text bodies; TXT, HTML, CSV and JSON as multipart uploads) and "
         "`POST /knowledge/{kb}/query` with `top_k` 5 and `answer: true` (offline embedder and offline "
         "answerer). A source is a hit when it comes from the gold document and its chunk text contains the "
-        "question's fact (whitespace, case and full-width forms ignored). `default` sends no `mode`.",
+        "question's fact (whitespace, case and full-width forms ignored). `default` sends no `mode`. "
+        "The corpus's old versions (2023 return policy, 2022 warranty, 2024 price list) are marked superseded "
+        "through the API unless the run used `--keep-old-versions`; before/after figures and how each "
+        "choice was measured: `benchmarks/eval/experiments/FINDINGS.md`.",
         "",
         "## Headline",
         "",

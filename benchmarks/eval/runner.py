@@ -27,8 +27,8 @@ API = "/api/v1"
 TOP_K = 5
 CONTENT_TYPES = {".txt": "text/plain", ".html": "text/html", ".csv": "text/csv", ".json": "application/json"}
 MODES = ("default", "vector", "hybrid")
-# How today's offline answerer says it cannot answer (claw_ai.llm.OfflineProvider). A
-# heuristic until responses carry ``no_answer``; that field, when present, is used instead.
+# How the offline answerer used to say it could not answer: a heuristic for responses without
+# ``no_answer``; that field, when present (it is now), is used instead.
 DECLINE_MARKERS = ("no source matched", "没有与该问题匹配")
 
 
@@ -84,8 +84,27 @@ def _promote(user_id: str) -> None:
     forget_principal(user_id=user_id)
 
 
-def ingest(client: httpx.Client, headers: dict[str, str], docs: list[CorpusDocument], timeout: float = 300) -> Session:
-    """A fresh knowledge base with every document, ingested and read back chunk by chunk."""
+SUPERSEDED = {
+    "return-policy-2023.md": "return-policy-2025.md",
+    "warranty-2022.md": "warranty-2025.md",
+    "price-list-2024.csv": "price-list-2025.csv",
+}
+"""Old versions in the corpus and the document that replaces each: what an owner marks with
+``PATCH …/documents/{old}`` ``{"superseded_by": new}`` (unless ``--keep-old-versions``)."""
+
+
+def ingest(
+    client: httpx.Client,
+    headers: dict[str, str],
+    docs: list[CorpusDocument],
+    timeout: float = 300,
+    *,
+    supersede: bool = True,
+) -> Session:
+    """A fresh knowledge base with every document, ingested and read back chunk by chunk.
+
+    With ``supersede`` the old versions (``SUPERSEDED``) are then marked as replaced, through the API.
+    """
     kb = _check(
         client.post(f"{API}/knowledge", json={"name": "eval", "description": "make eval"}, headers=headers), 201
     )
@@ -117,6 +136,18 @@ def ingest(client: httpx.Client, headers: dict[str, str], docs: list[CorpusDocum
         if time.monotonic() > deadline:
             raise RuntimeError(f"documents not ready after {timeout:.0f}s")
         time.sleep(0.5)
+
+    if supersede:
+        for old, new in SUPERSEDED.items():
+            if old in doc_ids and new in doc_ids:
+                _check(
+                    client.patch(
+                        f"{API}/knowledge/{kb_id}/documents/{doc_ids[old]}",
+                        json={"superseded_by": doc_ids[new]},
+                        headers=headers,
+                    ),
+                    200,
+                )
 
     chunks: dict[tuple[str, int], str] = {}
     for doc_id in doc_ids.values():
@@ -151,7 +182,8 @@ def _documents(client: httpx.Client, headers: dict[str, str], kb_id: str) -> lis
 
 def ask(session: Session, question: Question, mode: str) -> dict[str, Any]:
     """One question in one mode: the judged sources, ranks, top score and the answer."""
-    body: dict[str, Any] = {"question": question.question, "top_k": TOP_K, "answer": True}
+    # explain: every source's vector and keyword scores, kept in --json output for offline analysis.
+    body: dict[str, Any] = {"question": question.question, "top_k": TOP_K, "answer": True, "explain": True}
     if mode != "default":
         body["mode"] = mode
     started = time.perf_counter()
@@ -166,6 +198,7 @@ def ask(session: Session, question: Question, mode: str) -> dict[str, Any]:
         text = session.chunks.get((s["document_id"], s["chunk_index"]))
         sources.append(
             {
+                "explain": s.get("explain"),
                 "doc": filename,
                 "chunk_index": s["chunk_index"],
                 "score": s["score"],

@@ -211,7 +211,13 @@ def test_presigned_pdf_and_dropped_docx_are_answered_with_citations(
 
 def test_chunks_reindex_and_delete(platform: Any, api: Any, db: Any, s3: Any, alice: Any) -> None:
     kb = create_kb(api, alice)
-    content = "# Guide\n\n" + "\n\n".join(f"## Step {i}\n\nTurn the dial to position {i}." for i in range(30))
+    # Steps long enough to stand alone as chunks (shorter ones would be merged with their neighbours).
+    step = (
+        "Turn the dial to position {i}, wait until the green light stops blinking, then press the button twice "
+        "to confirm. The display shows position {i} for five seconds before it returns to the clock, and the "
+        "machine beeps once when it is ready for the next step."
+    )
+    content = "# Guide\n\n" + "\n\n".join(f"## Step {i}\n\n" + step.format(i=i) for i in range(30))
     doc = add_text(api, alice, kb, "Dial guide", content)
     first = _wait_ready(api, db, alice, kb, doc)
 

@@ -13,6 +13,7 @@ the key's secret (the SDK's token mode, key ``id.secret``). Anything else gets 4
 
 Replies are derived from the request (:meth:`ZhipuFake.reply_for`) so tests can predict them.
 Failures are scripted per test: ``fail_next(status=429, code="1302", times=2)``,
+``reply_next("[NO_ANSWER]")`` (a chosen reply),
 ``delay_next(seconds=3)`` (or ``after_chunks=1`` to stall a stream midway). Every request is
 recorded in ``fake.requests`` (path, parsed body, headers) so a test can assert what was sent,
 or that nothing was.
@@ -99,6 +100,7 @@ class ZhipuFake:
         self._failures: deque[_Script] = deque()
         self._delays: deque[_Script] = deque()
         self._requests: list[RecordedRequest] = []
+        self._replies: deque[str] = deque()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.omit_stream_usage = False
@@ -179,9 +181,19 @@ class ZhipuFake:
         with self._lock:
             self._delays.append(_Script(times, path, delay_s=seconds, after_chunks=after_chunks))
 
+    def reply_next(self, text: str, *, times: int = 1) -> None:
+        """Answer the next ``times`` chat requests with ``text`` instead of the derived reply."""
+        with self._lock:
+            self._replies.extend([text] * times)
+
+    def _scripted_reply(self) -> str | None:
+        with self._lock:
+            return self._replies.popleft() if self._replies else None
+
     def reset(self) -> None:
         """Forget scripted behaviour and recorded requests."""
         with self._lock:
+            self._replies.clear()
             self._failures.clear()
             self._delays.clear()
             self._requests.clear()
@@ -345,7 +357,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(400, "1214", "model 与 messages 为必填参数")
             return
         model = str(body["model"])
-        content = ZhipuFake.reply_for(body)
+        scripted = self.owner._scripted_reply()
+        content = scripted if scripted is not None else ZhipuFake.reply_for(body)
         finish = "stop"
         max_tokens = body.get("max_tokens")
         if isinstance(max_tokens, int) and max_tokens > 0 and ZhipuFake.tokens_of(content) > max_tokens:

@@ -13,7 +13,7 @@ from chat_app.models import ChatRequest, ConversationCreate
 from claw_ai.answer_cache import AnswerCache
 from claw_ai.answering import pipeline
 from claw_ai.answering.pipeline import AnswerDeps
-from claw_ai.llm import OfflineProvider
+from claw_ai.offline_answer import OfflineProvider
 from claw_ai.retrieval.sources import Source
 from claw_ai.zhipu.chat import ZhipuProvider
 from claw_common.auth.caller import Caller
@@ -240,3 +240,102 @@ def test_a_key_zhipu_rejects_is_read_again_from_its_rotated_secret(
         # ...and the next one reads the secret again and is answered
         assert zhipu_module.zhipu_api_key(settings) == fake.api_key
         assert get_llm_provider(settings).complete(messages, model="glm-4-flash").content
+
+
+# --------------------------------------------------------------------------- honest "no answer"
+
+
+def test_glm_is_told_to_answer_only_from_the_sources(caller: Caller, zhipu: ZhipuFake) -> None:
+    provider = ZhipuProvider(zhipu.api_key, base_url=zhipu.base_url, timeout_s=5, deadline_s=10)
+
+    pipeline.answer_question(
+        caller,
+        "When do orders ship?",
+        [SHIPPING],
+        model="glm-4",
+        deps=deps_with(provider, RecordingRetriever([])),
+        grounding=pipeline.Grounding("When do orders ship?"),
+    )
+
+    [request] = zhipu.requests_to("/chat/completions")
+    system = request.body["messages"][0]["content"]
+    assert "Answer only from the sources" in system and "[NO_ANSWER]" in system
+    assert system.index("<<<END SOURCE 1>>>") < system.index("Answer only from the sources")
+
+
+@pytest.mark.parametrize(
+    "reply", ["[NO_ANSWER]", "The provided sources do not contain information about international shipping."]
+)
+def test_a_glm_reply_saying_the_sources_dont_answer_is_the_knowledge_base_no_answer(
+    caller: Caller, kb_id: str, zhipu: ZhipuFake, db: Any, reply: str
+) -> None:
+    # Given a knowledge base with its own no-answer message, and GLM saying its sources don't answer
+    db.execute("UPDATE knowledge_bases SET no_answer_message = 'Ask us at help@example.com.' WHERE id = %s", (kb_id,))
+    zhipu.reply_next(reply)
+    provider = ZhipuProvider(zhipu.api_key, base_url=zhipu.base_url, timeout_s=5, deadline_s=10)
+    conversation = conversation_logic.create_conversation(caller, ConversationCreate(model="glm-4"))
+
+    # When the user asks in a conversation over that knowledge base
+    result = chat_logic.chat(
+        caller,
+        conversation.id,
+        ChatRequest(message="Do you ship to Mars?", knowledge_base_id=kb_id),
+        deps=deps_with(provider, RecordingRetriever([SHIPPING])),
+    )
+
+    # Then the answer is the knowledge base's message, flagged, without sources; the call is still billed
+    assert result.no_answer is True and result.content == "Ask us at help@example.com." and result.sources == []
+    assert result.usage.total_tokens > 0
+    stored = conversation_logic.list_messages(caller, conversation.id, limit=10).items
+    assert stored[-1].content == "Ask us at help@example.com."
+
+
+def test_a_streamed_no_answer_marker_never_reaches_the_client(caller: Caller, kb_id: str, zhipu: ZhipuFake) -> None:
+    zhipu.reply_next("[NO_ANSWER]")
+    provider = ZhipuProvider(zhipu.api_key, base_url=zhipu.base_url, timeout_s=5, deadline_s=10)
+    conversation = conversation_logic.create_conversation(caller, ConversationCreate(model="glm-4"))
+    pieces: list[str] = []
+
+    result = chat_logic.chat(
+        caller,
+        conversation.id,
+        ChatRequest(message="火星能送货吗？", knowledge_base_id=kb_id),
+        deps=deps_with(provider, RecordingRetriever([SHIPPING])),
+        on_delta=pieces.append,
+    )
+
+    assert result.no_answer is True
+    assert "".join(pieces) == result.content and "NO_ANSWER" not in result.content
+    assert result.content.startswith("抱歉，知识库中没有找到")
+
+
+def test_no_relevant_source_means_no_model_call_and_nothing_billed(
+    caller: Caller, kb_id: str, zhipu: ZhipuFake, db: Any
+) -> None:
+    provider = ZhipuProvider(zhipu.api_key, base_url=zhipu.base_url, timeout_s=5, deadline_s=10)
+    conversation = conversation_logic.create_conversation(caller, ConversationCreate(model="glm-4"))
+
+    result = chat_logic.chat(
+        caller,
+        conversation.id,
+        ChatRequest(message="What is the weather on Mars?", knowledge_base_id=kb_id),
+        deps=deps_with(provider, RecordingRetriever([])),
+    )
+
+    assert result.no_answer is True and result.content.startswith("Sorry, the knowledge base does not cover")
+    assert zhipu.requests_to("/chat/completions") == []
+    assert result.usage.total_tokens == 0
+
+
+def test_an_ordinary_glm_answer_is_not_a_no_answer(caller: Caller, kb_id: str, zhipu: ZhipuFake) -> None:
+    provider = ZhipuProvider(zhipu.api_key, base_url=zhipu.base_url, timeout_s=5, deadline_s=10)
+    conversation = conversation_logic.create_conversation(caller, ConversationCreate(model="glm-4"))
+
+    result = chat_logic.chat(
+        caller,
+        conversation.id,
+        ChatRequest(message="When do orders ship?", knowledge_base_id=kb_id),
+        deps=deps_with(provider, RecordingRetriever([SHIPPING])),
+    )
+
+    assert result.no_answer is False and result.content.startswith("[glm-4] You said") and len(result.sources) == 1

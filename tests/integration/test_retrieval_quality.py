@@ -142,3 +142,143 @@ def test_paraphrased_questions_find_the_right_passage_in_the_top_3(db_module: An
     assert hybrid_rate >= 0.8, hybrid_misses
     assert vector_rate >= 0.8, vector_misses
     assert hybrid_rate >= vector_rate, (vector_misses, hybrid_misses)
+
+
+# --------------------------------------------------------------------------- answerability, hit testing, validity
+
+API = "/api/v1"
+
+
+def _query(api: Any, corpus: dict[str, Any], question: str, **extra: Any) -> dict[str, Any]:
+    resp = api.post(
+        f"{API}/knowledge/{corpus['kb']}/query",
+        json={"question": question, "top_k": 3, **extra},
+        headers=corpus["user"].headers,
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("火星基地的氧气供应由哪家公司负责？", "抱歉，知识库中没有找到"),
+        ("What is the recommended dose of vitamin D for infants?", "Sorry, the knowledge base does not cover"),
+    ],
+)
+def test_a_question_the_knowledge_base_does_not_cover_gets_no_sources_and_says_so(
+    api: Any, corpus: dict[str, Any], question: str, message: str
+) -> None:
+    # When an unrelated question is asked with an answer
+    body = _query(api, corpus, question, answer=True)
+
+    # Then nothing is cited and the answer says so, in the question's language
+    assert body["sources"] == [] and body["no_answer"] is True
+    assert body["answer"].startswith(message)
+    assert body["usage"]["total_tokens"] == 0  # the model was not called
+
+
+def test_a_covered_question_is_answered_with_the_fact_and_a_citation(api: Any, corpus: dict[str, Any]) -> None:
+    body = _query(api, corpus, "寄到西藏要几天", answer=True)
+
+    assert body["no_answer"] is False and body["sources"][0]["document_id"] == corpus["ids"]["shipping"]
+    assert "五到七天" in body["answer"] and "[1]" in body["answer"]
+
+
+def test_the_knowledge_base_no_answer_message_is_used(api: Any, corpus: dict[str, Any]) -> None:
+    user = new_user(api)  # the knowledge routes share a per-user rate limit: spread the requests
+    kb = create_kb(api, user, "with message")
+    doc = add_text(api, user, kb, "Offices", "# Offices\n\nOur headquarters are in Hangzhou, open 9:00 to 17:30.")
+    resp = api.put(
+        f"{API}/knowledge/{kb}", json={"no_answer_message": "Please call 400-800-1234."}, headers=user.headers
+    )
+    assert resp.status_code == 200 and resp.json()["no_answer_message"] == "Please call 400-800-1234."
+    del doc
+
+    body = api.post(
+        f"{API}/knowledge/{kb}/query",
+        json={"question": "How many moons does Jupiter have?", "answer": True},
+        headers=user.headers,
+    ).json()
+
+    assert body["no_answer"] is True and body["answer"] == "Please call 400-800-1234."
+
+
+def test_explain_shows_ranks_scores_and_why_a_passage_passed(api: Any, corpus: dict[str, Any]) -> None:
+    body = _query(api, corpus, "Each API key: how many requests per minute?", explain=True, mode="hybrid")
+
+    first = body["sources"][0]
+    assert first["document_id"] == corpus["ids"]["api_limits"]
+    why = first["explain"]
+    assert why["vector_rank"] >= 1 and why["keyword_rank"] >= 1
+    assert why["matched_terms"] and "api" in why["matched_terms"]
+    assert why["relevance"] == pytest.approx(why["vector_score"] + 0.2 * why["keyword_score"], abs=1e-4)
+    assert why["threshold"] is not None and why["relevance"] >= why["threshold"]
+    assert "threshold" in why["reason"] and first["score"] == pytest.approx(why["relevance"], abs=1e-6)
+    # Without explain the field is absent
+    assert _query(api, corpus, "Each API key: how many requests per minute?")["sources"][0]["explain"] is None
+
+
+def test_superseded_and_expired_documents_are_left_out(api: Any, db_module: Any, corpus: dict[str, Any]) -> None:
+    user = new_user(api)
+    kb = create_kb(api, user, "versions")
+    old = add_text(api, user, kb, "Returns 2023", "# Returns\n\nUnused goods can be returned within 14 days.")
+    new = add_text(api, user, kb, "Returns 2025", "# Returns\n\nUnused goods can be returned within 30 days.")
+    promo = add_text(api, user, kb, "Spring sale", "# Spring sale\n\nReturns of sale goods are accepted for 7 days.")
+    for doc_id in (old, new, promo):
+        assert wait_settled(db_module, document_id=doc_id, timeout=60)["status"] == "ready"
+
+    def found() -> set[str]:
+        body = api.post(
+            f"{API}/knowledge/{kb}/query",
+            json={"question": "Within how many days can goods be returned?", "top_k": 5},
+            headers=user.headers,
+        ).json()
+        return {s["document_id"] for s in body["sources"]}
+
+    assert found() == {old, new, promo}
+
+    # When the old version is marked superseded and the promotion has expired
+    resp = api.patch(f"{API}/knowledge/{kb}/documents/{old}", json={"superseded_by": new}, headers=user.headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["superseded_by"] == new and resp.json()["in_force"] is False
+    resp = api.put(
+        f"{API}/knowledge/{kb}/documents/{promo}", json={"valid_until": "2020-01-01T00:00:00Z"}, headers=user.headers
+    )
+    assert resp.status_code == 200 and resp.json()["in_force"] is False
+
+    # Then only the current document is searched; clearing the replacement brings the old one back
+    assert found() == {new}
+    api.patch(f"{API}/knowledge/{kb}/documents/{old}", json={"superseded_by": None}, headers=user.headers)
+    assert found() == {old, new}
+
+
+@pytest.fixture(scope="module")
+def versions(api: Any) -> dict[str, Any]:
+    """A user of their own with one document (the update tests don't share the corpus user's rate limit)."""
+    user = new_user(api)
+    kb = create_kb(api, user, "updates")
+    return {"user": user, "kb": kb, "doc": add_text(api, user, kb, "Note", "# Note\n\nA short note.")}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"superseded_by": "00000000-0000-0000-0000-000000000000"},
+        {"superseded_by": "not-a-uuid"},
+        {"valid_from": "2026-01-02T00:00:00Z", "valid_until": "2026-01-01T00:00:00Z"},
+        {"colour": "red"},
+    ],
+)
+def test_invalid_document_updates_are_422(api: Any, versions: dict[str, Any], body: dict[str, Any]) -> None:
+    doc = versions["doc"]
+    resp = api.patch(f"{API}/knowledge/{versions['kb']}/documents/{doc}", json=body, headers=versions["user"].headers)
+    assert resp.status_code == 422, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_document_cannot_supersede_itself(api: Any, versions: dict[str, Any]) -> None:
+    doc = versions["doc"]
+    url = f"{API}/knowledge/{versions['kb']}/documents/{doc}"
+    resp = api.patch(url, json={"superseded_by": doc}, headers=versions["user"].headers)
+    assert resp.status_code == 422

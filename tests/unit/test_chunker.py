@@ -19,8 +19,8 @@ EN_SENTENCES = [
 ]
 
 
-def doc_of(*blocks: Block, file_type: str = "markdown") -> ParsedDocument:
-    return ParsedDocument(title="t", file_type=file_type, parser="test", blocks=list(blocks))
+def doc_of(*blocks: Block, file_type: str = "markdown", title: str = "") -> ParsedDocument:
+    return ParsedDocument(title=title, file_type=file_type, parser="test", blocks=list(blocks))
 
 
 def heading(text: str, level: int, path: list[str]) -> Block:
@@ -39,27 +39,144 @@ def body_of(chunk) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def test_each_level_two_heading_starts_a_new_chunk_prefixed_with_its_path():
-    # Given two short sections that would easily fit in one chunk
+RETURNS_TEXT = (
+    "收到商品后七天内可以申请无理由退货，商品需保持完好、配件齐全，并附上发票；退款在仓库签收后三个工作日内原路退回。"
+    "定制商品、已激活的会员卡和拆封的耗材不支持无理由退货，质量问题除外，运费由云帆承担。"
+    "退货时请在订单页选择上门取件，快递员会在两个工作日内联系您。"
+)
+SHIPPING_TEXT = (
+    "We ship worldwide from our Hangzhou warehouse. Orders placed before 4 pm leave the same day, "
+    "and tracking numbers are e-mailed as soon as the parcel is scanned by the carrier. Customs duties "
+    "are shown at checkout for the European Union, the United Kingdom and Australia, so nothing is due on delivery. "
+    "Parcels that cannot be delivered are returned to us and refunded in full, shipping included."
+)
+
+
+def test_each_level_two_heading_starts_a_new_chunk_prefixed_with_title_and_path():
+    # Given two sections, each long enough to stand alone, that would fit in one chunk together
     path_a, path_b = ["产品手册", "退货政策"], ["产品手册", "Shipping"]
     doc = doc_of(
         heading("产品手册", 1, ["产品手册"]),
         heading("退货政策", 2, path_a),
-        para("七天无理由退货。", path_a),
+        para(RETURNS_TEXT, path_a),
         heading("Shipping", 2, path_b),
-        para("We ship worldwide.", path_b),
+        para(SHIPPING_TEXT, path_b),
+        title="产品手册",
     )
 
     # When the document is chunked
     chunks = chunk_document(doc, max_tokens=400)
 
-    # Then each section is its own chunk and carries its heading path for retrieval
+    # Then each section is its own chunk and carries its heading path (the title once) for retrieval
     assert [c.text for c in chunks] == [
-        "产品手册 > 退货政策\n七天无理由退货。",
-        "产品手册 > Shipping\nWe ship worldwide.",
+        f"产品手册 > 退货政策\n{RETURNS_TEXT}",
+        f"产品手册 > Shipping\n{SHIPPING_TEXT}",
     ]
     assert [c.heading_path for c in chunks] == [path_a, path_b]
     assert [c.index for c in chunks] == [0, 1]
+
+
+def test_the_document_title_starts_every_chunk_even_without_headings():
+    # Given a CSV-like document: rows only, no heading; and a text with its own headings
+    rows = doc_of(
+        *(Block(f"产品: P{i}; 价格: {i}99", "table_row", 0, [], row=i + 2) for i in range(3)), title="价目表 2025"
+    )
+    text = doc_of(heading("退货", 2, ["退货"]), para(RETURNS_TEXT, ["退货"]), title="售后政策")
+
+    # When they are chunked
+    row_chunks, text_chunks = chunk_document(rows), chunk_document(text)
+
+    # Then the title is the first line of every chunk (before the heading path)
+    assert all(c.text.startswith("价目表 2025\n产品: P0") for c in row_chunks)
+    assert [c.text.split("\n", 1)[0] for c in text_chunks] == ["售后政策 > 退货"]
+
+
+def test_a_stub_intro_takes_the_next_section_in_instead_of_standing_alone():
+    # Given a one-line intro under the title, then two full sections
+    path_a, path_b = ["订单常见问题", "可以分期付款吗？"], ["订单常见问题", "Shipping"]
+    doc = doc_of(
+        heading("订单常见问题", 1, ["订单常见问题"]),
+        para("本文汇总常见问题。", ["订单常见问题"]),
+        heading("可以分期付款吗？", 2, path_a),
+        para(RETURNS_TEXT, path_a),
+        heading("Shipping", 2, path_b),
+        para(SHIPPING_TEXT, path_b),
+        title="订单常见问题",
+    )
+
+    chunks = chunk_document(doc)
+
+    # Then the intro is not a chunk of its own: the first section's heading became a line after it
+    assert len(chunks) == 2
+    assert chunks[0].text == f"订单常见问题\n本文汇总常见问题。\n可以分期付款吗？\n{RETURNS_TEXT}"
+    assert chunks[1].heading_path == path_b
+
+
+def test_a_stub_at_the_end_joins_the_chunk_before_it():
+    path_a, path_b = ["Guide", "Setup"], ["Guide", "Notes"]
+    doc = doc_of(
+        heading("Setup", 2, path_a),
+        para(SHIPPING_TEXT, path_a),
+        heading("Notes", 2, path_b),
+        para("Keep the box.", path_b),
+        title="Guide",
+    )
+
+    chunks = chunk_document(doc)
+
+    assert len(chunks) == 1
+    assert chunks[0].text == f"Guide > Setup\n{SHIPPING_TEXT}\nNotes\nKeep the box."
+
+
+def test_faq_questions_and_numbered_clauses_open_a_chunk_of_their_own():
+    # Given plain text with question lines and clause paragraphs, all under one heading
+    path = ["FAQ"]
+    answer = RETURNS_TEXT
+    blocks = [heading("FAQ", 1, path)]
+    for i in range(3):
+        blocks += [para(f"问题{i}：可以退货吗{i}？", path), para(answer, path)]
+    blocks += [para(f"第{n}条 {RETURNS_TEXT}", path) for n in ("一", "二")]
+
+    chunks = chunk_document(doc_of(*blocks, title="FAQ"), max_tokens=400)
+
+    # Then each question with its answer, and each clause, is one chunk
+    bodies = [c.text.split("\n", 1)[1] for c in chunks]
+    assert bodies == [f"问题{i}：可以退货吗{i}？\n{answer}" for i in range(3)] + [
+        f"第{n}条 {RETURNS_TEXT}" for n in ("一", "二")
+    ]
+
+
+def test_a_long_paragraph_of_clause_lines_is_split_between_lines_never_inside_a_clause():
+    clauses = [f"{i}.1 {RETURNS_TEXT}" for i in range(1, 9)]
+    doc = doc_of(para("\n".join(clauses), ["条款"]), title="协议")
+
+    chunks = chunk_document(doc, max_tokens=160, overlap_tokens=0)
+
+    assert len(chunks) > 2
+    for clause in clauses:
+        assert sum(clause in c.text for c in chunks) == 1
+
+
+def test_chunking_work_grows_linearly_with_a_single_huge_line():
+    # Given one line without any sentence end or space, 100 kB and 1 MB long
+    def work(size: int) -> int:
+        counted = 0
+
+        def count(text: str) -> int:
+            nonlocal counted
+            counted += len(text)
+            return estimate_tokens(text)
+
+        chunk_document(
+            doc_of(para("无标点长文本" * (size // 6), [])), max_tokens=400, overlap_tokens=0, count_tokens=count
+        )
+        return counted
+
+    # When both are chunked, counting the characters the token counter is asked about
+    small, large = work(100_000), work(1_000_000)
+
+    # Then ten times the input costs about ten times the work, not a hundred times
+    assert large < small * 15
 
 
 def test_deeper_headings_stay_inside_the_chunk():
@@ -80,7 +197,7 @@ def test_deeper_headings_stay_inside_the_chunk():
 
 
 def test_markdown_document_end_to_end_respects_headings():
-    md = "# 手册\n\n## 退货\n\n" + "".join(ZH_SENTENCES[:3]) + "\n\n## Payment\n\n" + " ".join(EN_SENTENCES[:3])
+    md = "# 手册\n\n## 退货\n\n" + "".join(ZH_SENTENCES[:4]) + "\n\n## Payment\n\n" + " ".join(EN_SENTENCES[:5])
     doc = parse_document(md.encode(), "m.md", None, ParseLimits())
 
     chunks = chunk_document(doc)
@@ -291,3 +408,13 @@ def test_default_counter_is_a_real_tokenizer():
     # A BPE merges common English words and is not a character count.
     assert count("hello world") < len("hello world")
     assert re.fullmatch(r"\d+", str(count("退货政策")))
+
+
+def test_a_new_pdf_page_starts_a_chunk_and_a_short_last_page_is_not_folded_back():
+    page_one = [para(SHIPPING_TEXT, [], page=1), para(RETURNS_TEXT, [], page=1)]
+    page_two = [para("Troubleshooting. If the red light blinks twice, the water tank is empty.", [], page=2)]
+
+    chunks = chunk_document(doc_of(*page_one, *page_two, file_type="pdf", title="manual.pdf"))
+
+    assert [c.page for c in chunks] == [1, 2]
+    assert chunks[1].text == "manual.pdf\nTroubleshooting. If the red light blinks twice, the water tank is empty."

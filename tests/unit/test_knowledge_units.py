@@ -7,7 +7,7 @@ import pytest
 from claw_ai.retrieval.retriever import snippet_of
 from ingest_app.logic import parse_kb_key, sequencer_is_older
 from ingest_app.parsers import limits_for_tier
-from knowledge_app.logic import TIER_MAX_BYTES, safe_filename
+from knowledge_app.common import TIER_MAX_BYTES, safe_filename
 
 
 def test_kb_keys_give_the_knowledge_base_and_the_file_name() -> None:
@@ -68,3 +68,11 @@ def test_snippet_drops_the_heading_line_and_centres_on_the_question() -> None:
     assert "red light means low water" in snippet and not snippet.startswith("Guide")
     assert len(snippet) <= 240
     assert snippet_of("退货 > 期限\n七天内可以退货。", ["退货", "期限"]) == "七天内可以退货。"
+
+
+def test_snippet_drops_the_title_and_heading_line_the_chunker_writes() -> None:
+    assert snippet_of("售后政策 > 退货\n七天内可以退货。", ["退货"], title="售后政策") == "七天内可以退货。"
+    assert snippet_of("售后政策 > 退货\n七天内可以退货。", ["售后政策", "退货"], title="售后政策") == "七天内可以退货。"
+    assert snippet_of("price-list.csv\n产品: P3; 价格: 1499", [], title="price-list.csv") == "产品: P3; 价格: 1499"
+    # A first line that is content stays
+    assert snippet_of("七天内可以退货。\n运费由买家承担。", [], title="售后政策").startswith("七天内")

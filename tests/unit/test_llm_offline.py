@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from claw_ai.llm import FENCE_PREAMBLE, OFFLINE_MODEL, OfflineProvider, fence_passages, stream_pieces
+from claw_ai.llm import FENCE_PREAMBLE, fence_passages, stream_pieces
 from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta
+from claw_ai.offline_answer import OFFLINE_MODEL, OfflineProvider
 from claw_ai.providers import get_llm_provider
 from claw_ai.tokens import count_messages, count_tokens
 from claw_ai.zhipu.chat import ZhipuProvider
@@ -76,21 +77,44 @@ def test_best_match_comes_first() -> None:
 @pytest.mark.parametrize(
     ("question", "context", "expected"),
     [
-        ("退货政策是什么？", [], "未配置语言模型，知识库中也没有与该问题匹配的资料"),
-        ("退货政策是什么？", None, "未配置语言模型，知识库中也没有与该问题匹配的资料"),
-        ("What is the refund policy?", [], "No language model is configured and no source matched"),
-        (
-            "What is the capital of France?",
-            [RETURNS, WARRANTY],
-            "No language model is configured and no source matched",
-        ),
-        ("今天天气怎么样？", [WARRANTY], "未配置语言模型，知识库中也没有与该问题匹配的资料"),
+        ("退货政策是什么？", [], "未配置语言模型，也没有可供参考的知识库资料"),
+        ("退货政策是什么？", None, "未配置语言模型，也没有可供参考的知识库资料"),
+        ("What is the refund policy?", [], "No language model is configured and there are no knowledge base sources"),
     ],
 )
-def test_no_passages_or_nothing_relevant_says_so_plainly(question, context, expected) -> None:
+def test_no_passages_says_so_plainly(question, context, expected) -> None:
     completion = OfflineProvider().complete(ask(question), model="glm-4", context=context)
     assert completion.content.startswith(expected)
     assert "[" not in completion.content
+
+
+def test_passages_without_shared_words_are_quoted_not_declined() -> None:
+    # Given a passage that retrieval found relevant but shares no word with the question (cross-lingual)
+    # When an English question is asked
+    text = OfflineProvider().answer_text("Can I send it back within a week?", [RETURNS])
+
+    # Then the best-ranked passage's leading sentence is quoted with its citation, and nothing says "no source"
+    assert "「" not in text and '"本店支持七天无理由退货。" [1]' in text
+    assert "no source" not in text.lower() and "cannot" not in text.lower()
+
+
+def test_heading_line_and_faq_question_are_not_quoted_the_answer_is() -> None:
+    # Given an FAQ chunk: the heading line first, then question/answer pairs
+    faq = Passage(
+        title="订单与支付常见问题",
+        text="订单与支付常见问题 > 付款\n可以分期付款吗？\n可以，订单满 600 元可选 3 期或 6 期免息分期。\n"
+        "支持哪些付款方式？\n支持微信支付、支付宝和银行卡。",
+        source_id="faq#0",
+    )
+
+    # When the question paraphrases the first FAQ question
+    text = OfflineProvider().answer_text("能分期付款吗？", [faq])
+
+    # Then the answer's line is quoted first, never the heading or the question itself
+    first = text.splitlines()[1]
+    assert "600 元" in first and "[1]" in first
+    assert "订单与支付常见问题 > 付款" not in text
+    assert "「可以分期付款吗？」" not in text
 
 
 def test_usage_is_counted_with_the_token_counter() -> None:
@@ -208,3 +232,34 @@ def test_importing_llm_does_not_import_the_zhipu_sdk() -> None:
     env = {**os.environ, "PYTHONPATH": layers, "AWS_EC2_METADATA_DISABLED": "true"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+class AligningEmbedder:
+    """A stand-in embedder: texts containing ``marker`` point one way, everything else the other."""
+
+    def __init__(self, marker: str, question: str) -> None:
+        self.marker, self.question = marker, question
+
+    def embed(self, texts):
+        import numpy as np
+
+        return [
+            np.array([1.0, 0.0]) if (t == self.question or self.marker in t) else np.array([0.0, 1.0]) for t in texts
+        ]
+
+
+def test_with_an_embedder_the_answer_is_found_across_languages() -> None:
+    # Given a Chinese passage whose third sentence answers an English question (no shared words)
+    passage = Passage(
+        title="配送说明",
+        text="配送说明\n订单付款后由杭州仓发出。节假日正常发货。偏远地区需要五到七天。",
+        source_id="doc#0",
+    )
+    question = "How long does delivery to remote areas take?"
+    provider = OfflineProvider(embedder=lambda: AligningEmbedder("五到七天", question))
+
+    # When the offline answerer scores sentences with the embedder
+    text = provider.answer_text(question, [passage])
+
+    # Then the answering sentence is quoted first, with its citation
+    assert text.splitlines()[1] == '- "偏远地区需要五到七天。" [1]'

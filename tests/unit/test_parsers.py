@@ -415,7 +415,8 @@ def test_markdown_atx_and_setext_headings_code_and_lists():
         ("Getting started", 2),
         ("常见问题", 3),
     ]
-    assert "欢迎使用本产品。这一行是同一段落。" in texts(doc.blocks, "paragraph")
+    # A line break after a sentence end is structure (kept); the paragraph is still one block.
+    assert "欢迎使用本产品。\n这一行是同一段落。" in texts(doc.blocks, "paragraph")
     code = texts(doc.blocks, "code")
     assert len(code) == 1 and "# this is a comment, not a heading" in code[0] and "pip install claw" in code[0]
     assert texts(doc.blocks, "list_item") == ["- 第一步：注册账号", "- Step two: verify your email"]
@@ -520,3 +521,34 @@ def test_pdf_bookmarks_become_headings_on_their_pages():
     returns = next(b for b in doc.blocks if "退货流程说明" in b.text)
     assert returns.page == 2
     assert returns.heading_path == ["第一章 售后", "退货 Returns"]
+
+
+def test_markdown_text_bodies_keep_clause_lines_and_join_soft_wraps():
+    # Given a pasted text body: numbered clauses on their own lines, and a hard-wrapped English sentence
+    md = (
+        "## 第一条 定义\n\n1.1 “云帆”指云帆公司\n1.2 “用户”指注册的自然人。\n\n"
+        "The device must be\nregistered before use.\n"
+    )
+
+    doc = parse_document(md.encode(), "terms.md", None, LIMITS)
+
+    # Then each clause keeps its line, and the wrapped sentence is one line again
+    paragraphs = texts(doc.blocks, "paragraph")
+    assert "1.1 “云帆”指云帆公司\n1.2 “用户”指注册的自然人。" in paragraphs
+    assert "The device must be registered before use." in paragraphs
+
+
+def test_plain_text_title_and_section_labels_become_headings():
+    txt = "云帆空气净化器 P3 说明书\n\n一、产品参数\n适用面积：35–60 平方米\n额定功率：48 瓦\n\n请勿水洗滤芯。\n"
+
+    doc = parse_document(txt.encode(), "p3.txt", None, LIMITS)
+
+    assert doc.title == "云帆空气净化器 P3 说明书"
+    assert [(b.text, b.level) for b in doc.blocks if b.kind == "heading"] == [
+        ("云帆空气净化器 P3 说明书", 1),
+        ("一、产品参数", 2),
+    ]
+    body = [b for b in doc.blocks if b.kind == "paragraph"]
+    assert body[0].text == "适用面积：35–60 平方米\n额定功率：48 瓦"
+    assert body[0].heading_path == ["云帆空气净化器 P3 说明书", "一、产品参数"]
+    assert body[1].text == "请勿水洗滤芯。"

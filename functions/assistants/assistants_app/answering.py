@@ -23,7 +23,16 @@ from datetime import UTC, datetime
 from assistants_app.conversations import ConversationRepository
 from claw_ai import runtime_config
 from claw_ai.answering.ledger import UsageRepository, check_quota
-from claw_ai.answering.pipeline import AnswerDeps, OnDelta, build_messages, generate, record_usage, remember
+from claw_ai.answering.pipeline import (
+    AnswerDeps,
+    Grounding,
+    OnDelta,
+    build_messages,
+    generate,
+    record_usage,
+    remember,
+)
+from claw_ai.cjk import has_cjk
 from claw_ai.llm import stream_pieces
 from claw_ai.messages import ChatMessage
 from claw_ai.retrieval.sources import Source
@@ -36,7 +45,6 @@ TOP_K = 5
 HISTORY_MAX_MESSAGES = 20
 """Most earlier messages of the visitor's conversation given to the model (then fitted to the token budget)."""
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
 _CITATION = re.compile(r"\[\d{1,2}\]")
 _DECLINES = re.compile(
     r"(?:do(?:es)?\s*n[o']t\s+(?:contain|include|mention|cover|provide)|not\s+(?:mentioned|covered|found|included)"
@@ -54,11 +62,6 @@ LIMITED_DEFAULT = {
     "en": "Sorry, this assistant can't answer more questions right now. Please try again later or contact us directly.",
     "zh": "抱歉，该助手暂时无法回答更多问题。请稍后再试，或直接联系我们。",
 }
-
-
-def has_cjk(text: str) -> bool:
-    """True when ``text`` contains Chinese, Japanese or Korean characters."""
-    return _CJK.search(text) is not None
 
 
 def default_no_answer(question: str) -> str:
@@ -199,16 +202,20 @@ def ask(
             deps=deps,
             deadline_s=deadline_s,
             on_delta=on_delta,
+            # The shared rule: a "[NO_ANSWER]" reply (GLM is told to give one) becomes the no-answer message.
+            grounding=Grounding(question.text, str(assistant.get("no_answer_message") or "") or None)
+            if kb_ids
+            else None,
         )
     except QuotaExceeded:
         return _limited(question, "quota", on_delta)
 
     content = answer.content
-    no_answer = bool(kb_ids) and reply_declines(content)
+    no_answer = bool(kb_ids) and (answer.no_answer or reply_declines(content))
     if no_answer:
         sources = []
         extra_text = str(assistant.get("no_answer_message") or "")
-        if extra_text:
+        if extra_text and not answer.no_answer:
             _say("\n\n" + extra_text, on_delta)
             content = f"{content}\n\n{extra_text}"
         emit_metric("AssistantNoAnswer", MetricUnit.Count, 1, assistant=public_id)

@@ -28,9 +28,11 @@ from chat_app.models import ChatRequest, ChatResponse
 from chat_app.repositories import ConversationRepository, MessageRepository
 from claw_ai import runtime_config
 from claw_ai.answering.ledger import UsageRepository
+from claw_ai.answering.no_answer import kb_no_answer_message
 from claw_ai.answering.pipeline import (
     Answer,
     AnswerDeps,
+    Grounding,
     OnDelta,
     build_messages,
     default_deps,
@@ -78,10 +80,12 @@ def _answer_and_store(
     question = request.message
     kb_id = request.knowledge_base_id or conversation["knowledge_base_id"]
     sources: list[Source] = []
+    grounding: Grounding | None = None
     if kb_id:
         sources = list(
             deps.retriever.search(conn, owner_id=caller.user_id, kb_ids=[kb_id], question=question, top_k=request.top_k)
         )
+        grounding = Grounding(question, kb_no_answer_message(conn, caller.user_id, [kb_id]))
         conn.commit()
     # The stored token counts of the history: it is not tokenised again to fit the budget.
     history = [ChatMessage(role=r["role"], content=r["content"], tokens=r.get("tokens")) for r in history_rows]
@@ -100,8 +104,11 @@ def _answer_and_store(
         deps=deps,
         deadline_s=deadline_s,
         on_delta=on_delta,
+        grounding=grounding,
         conn=conn,
     )
+    if answer.no_answer:
+        sources = []
     messages_repo = MessageRepository(conn)
     reply = messages_repo.add(
         caller.user_id,
@@ -215,4 +222,5 @@ def chat(
         usage=answer.usage_out(),
         latency_ms=answer.latency_ms,
         created_at=reply["created_at"],
+        no_answer=answer.no_answer,
     )

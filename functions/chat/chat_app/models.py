@@ -179,6 +179,9 @@ class ChatResponse(BaseModel):
     usage: UsageOut
     latency_ms: int
     created_at: datetime
+    no_answer: bool = Field(
+        False, description="True when the knowledge base does not cover the question: the content says so."
+    )
 
 
 class UsageRow(BaseModel):

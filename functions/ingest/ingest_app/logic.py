@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,19 +37,12 @@ from typing import Any
 from claw_common.data import db
 from claw_common.observability import MetricUnit, emit_metric, logger, metrics, tracer
 from ingest_app import repository as repo
-from ingest_app.chunker import Chunk, chunk_document
 from ingest_app.models import S3EventRecord
-from ingest_app.parsers import DocumentRejected, ParseLimits, limits_for_tier, parse_document
+from ingest_app.objects import RetryableIngestError, download, head_object
+from ingest_app.parsers import DocumentRejected, ParseLimits, limits_for_tier
+from ingest_app.steps import embed, parse_and_chunk, segment
 
-EMBED_BATCH = 64
-"""Chunks embedded per call: bounds memory and matches Zhipu's 64 inputs per request."""
-CHUNK_MAX_TOKENS = 400
-CHUNK_OVERLAP_TOKENS = 60
 KB_KEY = re.compile(r"^kb/([0-9a-fA-F-]{36})/(.+)$")
-
-
-class RetryableIngestError(Exception):
-    """A temporary failure: the SQS record must fail so that it is delivered again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,53 +178,6 @@ def process_object_event(record: S3EventRecord, deps: IngestDeps | None = None) 
     return outcome
 
 
-# --------------------------------------------------------------------------- S3
-
-
-def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    """HEAD of the current object version; None when it no longer exists."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if status == 404 or code in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise RetryableIngestError(f"S3 HEAD failed ({code or status})") from exc
-    except BotoCoreError as exc:
-        raise RetryableIngestError(f"S3 HEAD failed ({type(exc).__name__})") from exc
-    version = head.get("VersionId")
-    return {
-        "version_id": None if version in (None, "", "null") else version,
-        "etag": str(head.get("ETag") or "").strip('"') or None,
-        "size": int(head.get("ContentLength") or 0),
-        "content_type": head.get("ContentType"),
-        "metadata": head.get("Metadata") or {},
-    }
-
-
-def _download(s3: Any, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes:
-    """The object's bytes (that exact version); never reads more than ``max_bytes`` + 1."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
-    if version_id:
-        kwargs["VersionId"] = version_id
-    try:
-        body = s3.get_object(**kwargs)["Body"]
-        try:
-            return body.read(max_bytes + 1)
-        finally:
-            body.close()
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        raise RetryableIngestError(f"S3 GET failed ({code})") from exc
-    except BotoCoreError as exc:
-        raise RetryableIngestError(f"S3 GET failed ({type(exc).__name__})") from exc
-
-
 # --------------------------------------------------------------------------- created
 
 
@@ -252,7 +197,7 @@ def _object_created(conn: Any, deps: IngestDeps, record: S3EventRecord, bucket: 
             "skipped", f"knowledge base {kb_id} does not exist (create it first: POST /api/v1/knowledge)"
         )
 
-    head = _head(deps.s3, bucket, key)
+    head = head_object(deps.s3, bucket, key)
     if head is None:
         conn.rollback()
         return IngestOutcome("skipped", "the object no longer exists")
@@ -344,12 +289,12 @@ def _ingest_locked(
         conn.commit()
 
         stage = "downloading the file"
-        data = _download(deps.s3, document["s3_bucket"], key, identity["version_id"], limits.max_bytes)
+        data = download(deps.s3, document["s3_bucket"], key, identity["version_id"], limits.max_bytes)
         stage = "parsing the file"
-        chunks, parsed = _parse_and_chunk(data, document, head, limits)
+        chunks, parsed = parse_and_chunk(data, document, head, limits)
         stage = "embedding"
-        vectors = _embed(deps.embedder, [c.text for c in chunks])
-        search_texts = _segment([c.text for c in chunks])
+        vectors = embed(deps.embedder, [c.text for c in chunks])
+        search_texts = segment([c.text for c in chunks])
 
         stage = "storing chunks"
         with conn.transaction():
@@ -399,42 +344,6 @@ def _ingest_locked(
     return IngestOutcome("ingested", "", document_id, len(chunks))
 
 
-def _parse_and_chunk(
-    data: bytes, document: dict[str, Any], head: dict[str, Any], limits: ParseLimits
-) -> tuple[list[Chunk], Any]:
-    if len(data) > limits.max_bytes:
-        raise DocumentRejected(f"file is too large: more than {limits.max_bytes / 1048576:.0f} MB", code="too_large")
-    try:
-        parsed = parse_document(data, document["filename"], head["content_type"], limits)
-        chunks = chunk_document(parsed, max_tokens=CHUNK_MAX_TOKENS, overlap_tokens=CHUNK_OVERLAP_TOKENS)
-    except DocumentRejected:
-        raise
-    except Exception as exc:
-        logger.exception("parser crashed", extra={"document_id": str(document["id"])})
-        raise DocumentRejected(f"the file could not be read ({type(exc).__name__})", code="corrupt") from exc
-    if not chunks:
-        raise DocumentRejected("no text could be extracted from the document", code="empty")
-    return chunks, parsed
-
-
-def _embed(embedder: Any, texts: list[str]) -> list[Any]:
-    vectors: list[Any] = []
-    for start in range(0, len(texts), EMBED_BATCH):
-        batch = texts[start : start + EMBED_BATCH]
-        started = time.perf_counter()
-        vectors.extend(embedder.embed(batch))
-        metrics.add_metric(
-            name="EmbeddingLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
-        )
-    return vectors
-
-
-def _segment(texts: list[str]) -> list[str]:
-    from claw_ai.textseg import segment_for_search
-
-    return [segment_for_search(t) for t in texts]
-
-
 def _mark_failed_best_effort(conn: Any, document_id: str, reason: str) -> None:
     import psycopg
 
@@ -462,7 +371,7 @@ def _object_removed(conn: Any, deps: IngestDeps, record: S3EventRecord, bucket: 
     if document is None:
         return IngestOutcome("skipped", "no document for this key")
     document_id = str(document["id"])
-    if _head(deps.s3, bucket, key) is not None:
+    if head_object(deps.s3, bucket, key) is not None:
         # A non-current version was deleted, or the key was written again since: keep the document.
         return IngestOutcome("skipped", "the object still exists", document_id)
     _lock(conn, document_id)

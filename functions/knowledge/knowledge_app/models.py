@@ -5,9 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TOP_K_MAX = 20
+NO_ANSWER_MESSAGE = Field(
+    None,
+    min_length=1,
+    max_length=1000,
+    description="What answers say when the knowledge base does not cover a question "
+    "(null: a default message in the question's language).",
+)
+
+
+class Validity(BaseModel):
+    """When a document is in force: not superseded, and inside its validity period (bounds optional)."""
+
+    superseded_by: str | None = Field(
+        None, description="Id of the document (same knowledge base) that replaces this one; search leaves it out."
+    )
+    valid_from: datetime | None = Field(None, description="Search leaves the document out before this time.")
+    valid_until: datetime | None = Field(None, description="Search leaves the document out from this time on.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Validity:
+        if self.valid_from is not None and self.valid_until is not None and self.valid_from >= self.valid_until:
+            raise ValueError("valid_from must be before valid_until")
+        return self
 
 
 class KnowledgeBaseCreate(BaseModel):
@@ -15,6 +38,7 @@ class KnowledgeBaseCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, description="Shown in lists; need not be unique.")
     description: str = Field("", max_length=2000)
+    no_answer_message: str | None = NO_ANSWER_MESSAGE
 
     @field_validator("name")
     @classmethod
@@ -32,6 +56,7 @@ class KnowledgeBaseUpdate(BaseModel):
 
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
+    no_answer_message: str | None = NO_ANSWER_MESSAGE
 
     @field_validator("name")
     @classmethod
@@ -46,6 +71,7 @@ class KnowledgeBase(BaseModel):
     name: str
     description: str
     document_count: int = Field(description="Documents in the knowledge base, whatever their status.")
+    no_answer_message: str | None = Field(None, description="The knowledge base's own no-answer message, if set.")
     created_at: datetime
     updated_at: datetime
 
@@ -55,7 +81,7 @@ class KnowledgeBasePage(BaseModel):
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last page.")
 
 
-class TextDocumentCreate(BaseModel):
+class TextDocumentCreate(Validity):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=500)
@@ -69,7 +95,7 @@ class TextDocumentCreate(BaseModel):
         return value
 
 
-class UploadUrlRequest(BaseModel):
+class UploadUrlRequest(Validity):
     model_config = ConfigDict(extra="forbid")
 
     filename: str = Field(min_length=1, max_length=255, description="File name with its extension, e.g. manual.pdf.")
@@ -89,6 +115,14 @@ class UploadUrl(BaseModel):
     key: str = Field(description="The S3 key the file is stored under.")
 
 
+class DocumentUpdate(Validity):
+    """A partial update of a document: only the fields present change (null clears one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=500)
+
+
 class Document(BaseModel):
     id: str
     knowledge_base_id: str
@@ -105,6 +139,10 @@ class Document(BaseModel):
     created_at: datetime
     updated_at: datetime
     ingested_at: datetime | None = None
+    superseded_by: str | None = Field(None, description="The document that replaces this one.")
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    in_force: bool = Field(True, description="False when superseded or outside its validity period: not searched.")
 
 
 class DocumentPage(BaseModel):
@@ -134,6 +172,9 @@ class QueryRequest(BaseModel):
     top_k: int = Field(5, ge=1, le=TOP_K_MAX)
     mode: Literal["vector", "hybrid"] = "hybrid"
     answer: bool = Field(False, description="Also generate an answer from the passages (billed like chat).")
+    explain: bool = Field(
+        False, description="Hit testing: each source carries its vector and keyword ranks and scores and its threshold."
+    )
     knowledge_base_ids: list[str] | None = Field(
         None, max_length=20, description="POST /knowledge/query only: which of your knowledge bases (default: all)."
     )
@@ -146,15 +187,29 @@ class QueryRequest(BaseModel):
         return value
 
 
+class PassageExplain(BaseModel):
+    """Why a passage was returned (hit testing)."""
+
+    vector_rank: int | None = Field(description="1-based rank by cosine among the candidates (null: not a candidate).")
+    vector_score: float = Field(description="Cosine similarity of the question and the passage.")
+    keyword_rank: int | None = Field(description="1-based rank by keyword score (null: no keyword matched).")
+    keyword_score: float = Field(description="Share (0-1) of the question's keyword IDF weight the passage holds.")
+    matched_terms: list[str] = Field(description="The question's keyword terms found in the passage.")
+    relevance: float = Field(description="cosine + keyword weight x keyword score: ranks hybrid search.")
+    threshold: float | None = Field(description="Least relevance the embedding model needs (null: none).")
+    reason: str = Field(description="Why the passage passed the threshold, in words.")
+
+
 class SourceOut(BaseModel):
     document_id: str
     title: str
     chunk_index: int
-    score: float = Field(description="Cosine similarity (vector) or reciprocal-rank-fusion score (hybrid).")
+    score: float = Field(description="Cosine similarity (vector) or fused relevance, cosine + keyword (hybrid).")
     snippet: str
     heading: str | None = None
     page: int | None = None
     knowledge_base_id: str | None = None
+    explain: PassageExplain | None = Field(None, description="Present when the query asked for `explain`.")
 
 
 class QueryUsage(BaseModel):
@@ -167,6 +222,9 @@ class QueryUsage(BaseModel):
 class QueryResponse(BaseModel):
     sources: list[SourceOut]
     mode: Literal["vector", "hybrid"]
+    no_answer: bool = Field(
+        False, description="True when the knowledge base does not cover the question (no source passed the threshold)."
+    )
     answer: str | None = None
     model: str | None = None
     cached: bool | None = None

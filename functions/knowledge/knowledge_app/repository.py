@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-_KB_COLUMNS = """kb.id::text AS id, kb.name, kb.description, kb.created_at, kb.updated_at,
+_KB_COLUMNS = """kb.id::text AS id, kb.name, kb.description, kb.no_answer_message, kb.created_at, kb.updated_at,
     (SELECT count(*) FROM documents d WHERE d.kb_id = kb.id)::int AS document_count"""
 
 _DOC_COLUMNS = """id::text AS id, kb_id::text AS knowledge_base_id, title, filename, status, error, error_code,
     chunk_count, token_count, parser, file_type, size, content_type, s3_bucket, s3_key,
-    created_at, updated_at, ingested_at"""
+    created_at, updated_at, ingested_at, superseded_by::text AS superseded_by, valid_from, valid_until,
+    (superseded_by IS NULL AND (valid_from IS NULL OR valid_from <= now())
+     AND (valid_until IS NULL OR valid_until > now())) AS in_force"""
+
+DOCUMENT_VALIDITY_FIELDS = ("title", "superseded_by", "valid_from", "valid_until")
+"""Columns a document update may set."""
 
 
 class KnowledgeRepository:
@@ -21,10 +26,13 @@ class KnowledgeRepository:
 
     # ------------------------------------------------------------------ knowledge bases
 
-    def create_kb(self, owner_id: str, name: str, description: str) -> dict[str, Any]:
+    def create_kb(
+        self, owner_id: str, name: str, description: str, no_answer_message: str | None = None
+    ) -> dict[str, Any]:
         row = self.conn.execute(
-            "INSERT INTO knowledge_bases (owner_id, name, description) VALUES (%s, %s, %s) RETURNING id",
-            (owner_id, name, description),
+            """INSERT INTO knowledge_bases (owner_id, name, description, no_answer_message)
+               VALUES (%s, %s, %s, %s) RETURNING id""",
+            (owner_id, name, description, no_answer_message),
         ).fetchone()
         return self.get_kb(owner_id, str(row["id"]))  # type: ignore[return-value]
 
@@ -99,6 +107,20 @@ class KnowledgeRepository:
             (document_id, kb_id, owner_id, title, filename, content_type, size, bucket, key),
         )
         return self.get_document(owner_id, kb_id, document_id)  # type: ignore[return-value]
+
+    def update_document(
+        self, owner_id: str, kb_id: str, document_id: str, changes: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Set the given columns (names from ``DOCUMENT_VALIDITY_FIELDS`` only)."""
+        columns = [c for c in changes if c in DOCUMENT_VALIDITY_FIELDS]
+        if columns:
+            sets = ", ".join(f"{column} = %({column})s" for column in columns)
+            self.conn.execute(
+                f"UPDATE documents SET {sets}, updated_at = clock_timestamp() "  # noqa: S608
+                "WHERE id = %(id)s AND kb_id = %(kb)s AND owner_id = %(owner)s",
+                {**{c: changes[c] for c in columns}, "id": document_id, "kb": kb_id, "owner": owner_id},
+            )
+        return self.get_document(owner_id, kb_id, document_id)
 
     def get_document(self, owner_id: str, kb_id: str, document_id: str) -> dict[str, Any] | None:
         return self.conn.execute(

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
 from claw_common.auth.caller import Caller
 from claw_common.http.security import current_caller
-from knowledge_app import logic
+from knowledge_app import document_logic, kb_logic, query_logic
 from knowledge_app.models import (
     ChunkPage,
     Document,
     DocumentPage,
+    DocumentUpdate,
     KnowledgeBase,
     KnowledgeBaseCreate,
     KnowledgeBasePage,
@@ -35,12 +36,12 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 @router.post("", status_code=201, response_model=KnowledgeBase, summary="Create a knowledge base")
 def create_knowledge_base(body: KnowledgeBaseCreate, caller: CallerDep) -> dict:
-    return logic.create_knowledge_base(caller, body)
+    return kb_logic.create_knowledge_base(caller, body)
 
 
 @router.get("", response_model=KnowledgeBasePage, summary="The caller's knowledge bases, newest first")
 def list_knowledge_bases(caller: CallerDep, limit: Limit = 20, cursor: Cursor = None) -> dict:
-    return logic.list_knowledge_bases(caller, limit=limit, cursor=cursor)
+    return kb_logic.list_knowledge_bases(caller, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -49,25 +50,25 @@ def list_knowledge_bases(caller: CallerDep, limit: Limit = 20, cursor: Cursor = 
     summary="Search several of the caller's knowledge bases (all by default)",
     responses=NOT_FOUND,
 )
-def query_many(body: QueryRequest, caller: CallerDep) -> dict:
-    return logic.query(caller, body)
+def query_many(body: QueryRequest, caller: CallerDep) -> QueryResponse:
+    return query_logic.query(caller, body)
 
 
 @router.get("/{kb_id}", response_model=KnowledgeBase, responses=NOT_FOUND, summary="One knowledge base")
 def get_knowledge_base(kb_id: str, caller: CallerDep) -> dict:
-    return logic.get_knowledge_base(caller, kb_id)
+    return kb_logic.get_knowledge_base(caller, kb_id)
 
 
 @router.put("/{kb_id}", response_model=KnowledgeBase, responses=NOT_FOUND, summary="Rename or re-describe")
 def update_knowledge_base(kb_id: str, body: KnowledgeBaseUpdate, caller: CallerDep) -> dict:
-    return logic.update_knowledge_base(caller, kb_id, body)
+    return kb_logic.update_knowledge_base(caller, kb_id, body)
 
 
 @router.delete(
     "/{kb_id}", status_code=204, responses=NOT_FOUND, summary="Delete it with its documents, chunks and files"
 )
 def delete_knowledge_base(kb_id: str, caller: CallerDep) -> Response:
-    logic.delete_knowledge_base(caller, kb_id)
+    kb_logic.delete_knowledge_base(caller, kb_id)
     return Response(status_code=204)
 
 
@@ -79,7 +80,7 @@ def delete_knowledge_base(kb_id: str, caller: CallerDep) -> Response:
     summary="Add a text (or Markdown) document; ingested asynchronously",
 )
 def add_text_document(kb_id: str, body: TextDocumentCreate, caller: CallerDep) -> dict:
-    return logic.add_text_document(caller, kb_id, body)
+    return document_logic.add_text_document(caller, kb_id, body)
 
 
 @router.post(
@@ -106,13 +107,13 @@ def upload_document(
         bool, Query(description="Store a new document even when one with identical content exists.")
     ] = False,
 ) -> dict:
-    data = file.file.read(logic.MAX_UPLOAD_BYTES + 1)
-    if not replace and len(data) <= logic.MAX_UPLOAD_BYTES:
-        existing = logic.find_identical_document(caller, kb_id, data)
+    data = file.file.read(document_logic.MAX_UPLOAD_BYTES + 1)
+    if not replace and len(data) <= document_logic.MAX_UPLOAD_BYTES:
+        existing = document_logic.find_identical_document(caller, kb_id, data)
         if existing is not None:
             response.status_code = 200
             return existing
-    return logic.upload_document(
+    return document_logic.upload_document(
         caller, kb_id, filename=file.filename or "", content_type=file.content_type, data=data, title=title
     )
 
@@ -125,7 +126,7 @@ def upload_document(
     summary="A presigned S3 POST for uploading a (large) file straight to storage",
 )
 def create_upload_url(kb_id: str, body: UploadUrlRequest, caller: CallerDep) -> dict:
-    return logic.create_upload_url(caller, kb_id, body)
+    return document_logic.create_upload_url(caller, kb_id, body)
 
 
 @router.get("/{kb_id}/documents", response_model=DocumentPage, responses=NOT_FOUND, summary="Documents, newest first")
@@ -136,19 +137,39 @@ def list_documents(
     cursor: Cursor = None,
     status: Annotated[Literal["pending", "processing", "ready", "failed"] | None, Query()] = None,
 ) -> dict:
-    return logic.list_documents(caller, kb_id, limit=limit, cursor=cursor, status=status)
+    return document_logic.list_documents(caller, kb_id, limit=limit, cursor=cursor, status=status)
 
 
 @router.get("/{kb_id}/documents/{document_id}", response_model=Document, responses=NOT_FOUND, summary="One document")
 def get_document(kb_id: str, document_id: str, caller: CallerDep) -> dict:
-    return logic.get_document(caller, kb_id, document_id)
+    return document_logic.get_document(caller, kb_id, document_id)
+
+
+@router.patch(
+    "/{kb_id}/documents/{document_id}",
+    response_model=Document,
+    responses={**NOT_FOUND, 422: {"description": "An invalid replacement document or validity period."}},
+    summary="Mark a document superseded or give it a validity period (fields present change)",
+)
+def patch_document(kb_id: str, document_id: str, body: DocumentUpdate, caller: CallerDep) -> dict:
+    return document_logic.update_document(caller, kb_id, document_id, body)
+
+
+@router.put(
+    "/{kb_id}/documents/{document_id}",
+    response_model=Document,
+    responses={**NOT_FOUND, 422: {"description": "An invalid replacement document or validity period."}},
+    summary="Set a document's title, replacement and validity period (fields present change)",
+)
+def put_document(kb_id: str, document_id: str, body: DocumentUpdate, caller: CallerDep) -> dict:
+    return document_logic.update_document(caller, kb_id, document_id, body)
 
 
 @router.delete(
     "/{kb_id}/documents/{document_id}", status_code=204, responses=NOT_FOUND, summary="Delete a document and its file"
 )
 def delete_document(kb_id: str, document_id: str, caller: CallerDep) -> Response:
-    logic.delete_document(caller, kb_id, document_id)
+    document_logic.delete_document(caller, kb_id, document_id)
     return Response(status_code=204)
 
 
@@ -159,7 +180,7 @@ def delete_document(kb_id: str, document_id: str, caller: CallerDep) -> Response
     summary="The document's chunks, in order",
 )
 def list_chunks(kb_id: str, document_id: str, caller: CallerDep, limit: Limit = 20, cursor: Cursor = None) -> dict:
-    return logic.list_chunks(caller, kb_id, document_id, limit=limit, cursor=cursor)
+    return document_logic.list_chunks(caller, kb_id, document_id, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -170,7 +191,7 @@ def list_chunks(kb_id: str, document_id: str, caller: CallerDep, limit: Limit = 
     summary="Ingest the document's file again",
 )
 def reindex_document(kb_id: str, document_id: str, caller: CallerDep) -> dict:
-    return logic.reindex_document(caller, kb_id, document_id)
+    return document_logic.reindex_document(caller, kb_id, document_id)
 
 
 @router.post(
@@ -179,5 +200,5 @@ def reindex_document(kb_id: str, document_id: str, caller: CallerDep) -> dict:
     responses=NOT_FOUND,
     summary="Search one knowledge base (vector or hybrid), optionally with a generated answer",
 )
-def query_one(kb_id: str, body: QueryRequest, caller: CallerDep) -> dict:
-    return logic.query(caller, body, kb_id=kb_id)
+def query_one(kb_id: str, body: QueryRequest, caller: CallerDep) -> QueryResponse:
+    return query_logic.query(caller, body, kb_id=kb_id)

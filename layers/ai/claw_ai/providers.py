@@ -18,7 +18,8 @@ from claw_ai.embeddings import (
     EmbeddingDimensionMismatch,
     OfflineEmbedder,
 )
-from claw_ai.llm import LLMProvider, OfflineProvider
+from claw_ai.llm import LLMProvider
+from claw_ai.offline_answer import offline_provider
 from claw_ai.zhipu.credentials import zhipu_api_key
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def _provider(api_key: str | None, base_url: str | None) -> LLMProvider:
         from claw_ai.zhipu.chat import ZhipuProvider
 
         return ZhipuProvider(api_key, base_url=base_url)
-    return OfflineProvider()
+    return offline_provider()
 
 
 def get_llm_provider(settings: Settings) -> LLMProvider:

@@ -17,9 +17,10 @@ import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 
+from claw_ai.cjk import HAN as _HAN
+
 __all__ = ["query_terms", "segment_for_search", "tsquery_text"]
 
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 # A run of Han characters, or a word of other letters/digits (Latin, digits, kana, Cyrillic…).
 _TOKEN = re.compile(rf"[{_HAN}]+|[^\W_{_HAN}]+")
 _HAN_RUN = re.compile(rf"[{_HAN}]")

@@ -13,11 +13,11 @@ If it cannot be loaded the module falls back to :func:`estimate_tokens` instead 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from claw_ai.cjk import HAS_CJK
 from claw_common.observability import logger
 
 if TYPE_CHECKING:
@@ -35,7 +35,6 @@ REPLY_PRIMING_TOKENS = 3
 """Tokens a chat request costs once, for the assistant turn the model is primed to write."""
 
 # CJK ideographs (basic, extension A, compatibility), kana and hangul: each is about one token.
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
 def estimate_tokens(text: str) -> int:
@@ -46,7 +45,7 @@ def estimate_tokens(text: str) -> int:
     """
     if not text:
         return 0
-    cjk = len(_CJK.findall(text))
+    cjk = len(HAS_CJK.findall(text))
     other = len(text) - cjk
     return cjk + math.ceil(other / 4)
 

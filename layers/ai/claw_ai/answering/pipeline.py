@@ -4,19 +4,25 @@ Sources are fenced into the system message, history is fitted to the token budge
 answer cache is asked first (a hit is not billed), then the payer's monthly quota is
 checked before the model is called; the usage goes to the payer's ledger. Adapters come in
 through :class:`AnswerDeps` so tests can pass a provider pointed at the local Zhipu fake.
+
+Answers from a knowledge base are *grounded* (:class:`Grounding`): the model is told to answer
+only from the sources, and when retrieval found nothing relevant, or the model says the
+sources don't answer, the answer is the knowledge base's no-answer message with ``no_answer``
+set (see :mod:`claw_ai.answering.no_answer`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from claw_ai import runtime_config
 from claw_ai.answer_cache import AnswerCache, CachedAnswer, cache_key
 from claw_ai.answering.ledger import UsageRepository, check_quota
+from claw_ai.answering.no_answer import GROUNDING_RULES, MarkerGuard, message_for, says_no_answer
 from claw_ai.llm import LLMProvider, fence_passages, stream_pieces
 from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta, Usage
 from claw_ai.pricing import cost_for
@@ -58,6 +64,18 @@ def default_deps() -> AnswerDeps:
 
 
 @dataclass(frozen=True)
+class Grounding:
+    """An answer that must come from a knowledge base: what to say when it does not cover the question."""
+
+    question: str
+    no_answer_message: str | None = None
+
+    def message(self) -> str:
+        """The knowledge base's message, or the default in the question's language."""
+        return message_for(self.question, self.no_answer_message)
+
+
+@dataclass(frozen=True)
 class Answer:
     """A generated (or cached) answer and what it cost."""
 
@@ -69,6 +87,7 @@ class Answer:
     latency_ms: int
     sources: list[Source] = field(default_factory=list)
     finish_reason: str | None = None
+    no_answer: bool = False
 
     def usage_out(self) -> dict[str, int | float]:
         """``usage`` as the API shows it."""
@@ -93,7 +112,7 @@ def build_messages(
     ``claw_ai.llm.fence_passages``); they are never dropped to fit the budget, history is.
     """
     fenced = fence_passages([s.to_passage() for s in sources])
-    system = f"{system_prompt}\n\n{fenced}" if fenced else system_prompt
+    system = f"{system_prompt}\n\n{fenced}\n\n{GROUNDING_RULES}" if fenced else system_prompt
     return fit_history(system, list(history), question, budget)
 
 
@@ -106,6 +125,7 @@ def generate(
     deps: AnswerDeps,
     deadline_s: float | None,
     on_delta: OnDelta | None = None,
+    grounding: Grounding | None = None,
     conn: Any = None,
 ) -> tuple[Answer, str]:
     """The answer to ``messages``: from the cache, else (quota permitting) from the model. No writes.
@@ -115,9 +135,21 @@ def generate(
 
     With ``on_delta`` the model is streamed and each piece of text goes to ``on_delta`` as it
     arrives; a cached answer is handed over in small pieces too. Returns the answer and its cache key.
+    With ``grounding`` and no sources the model is not called (a free no-answer); a model reply
+    saying the sources don't answer becomes the no-answer message.
     """
     started = time.monotonic()
     key = cache_key(payer.user_id, model, messages)
+    if grounding is not None and not sources:
+        return _no_answer(grounding, model, started, on_delta), key
+    if grounding is not None and on_delta is not None:
+        guard = MarkerGuard(on_delta)
+        answer, key = generate(
+            payer, messages, model=model, sources=sources, deps=deps, deadline_s=deadline_s, on_delta=guard
+        )
+        answer = _grounded(answer, grounding)
+        guard.finish(answer.content if answer.no_answer else None)
+        return answer, key
     hit = deps.cache.get(key)
     if hit is not None:
         metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
@@ -157,7 +189,25 @@ def generate(
         sources,
         completion.finish_reason,
     )
-    return answer, key
+    return (_grounded(answer, grounding) if grounding is not None else answer), key
+
+
+def _no_answer(grounding: Grounding, model: str, started: float, on_delta: OnDelta | None) -> Answer:
+    text = grounding.message()
+    if on_delta is not None:
+        for piece in stream_pieces(text):
+            on_delta(piece)
+    latency = max(0, round((time.monotonic() - started) * 1000))
+    metrics.add_metric(name="NoAnswer", unit=MetricUnit.Count, value=1)
+    return Answer(text, model, False, Usage.of(0, 0), Decimal(0), latency, [], "stop", no_answer=True)
+
+
+def _grounded(answer: Answer, grounding: Grounding) -> Answer:
+    """The answer, or the no-answer message when the model said its sources don't answer."""
+    if answer.no_answer or not says_no_answer(answer.content):
+        return answer
+    metrics.add_metric(name="NoAnswer", unit=MetricUnit.Count, value=1)
+    return replace(answer, content=grounding.message(), no_answer=True, sources=[])
 
 
 def stream_completion(
@@ -184,7 +234,7 @@ def stream_completion(
 
 def remember(deps: AnswerDeps, key: str, answer: Answer) -> None:
     """Keep a complete, freshly generated answer in the answer cache (never a cut-off or filtered one)."""
-    if not answer.cached and answer.content and answer.finish_reason in (None, "stop"):
+    if not answer.cached and not answer.no_answer and answer.content and answer.finish_reason in (None, "stop"):
         deps.cache.put(key, CachedAnswer(answer.content, answer.model), runtime_config.answer_cache_ttl_s())
 
 
@@ -213,12 +263,14 @@ def answer_question(
     history: Sequence[ChatMessage] = (),
     deadline_s: float | None = None,
     deps: AnswerDeps | None = None,
+    grounding: Grounding | None = None,
 ) -> Answer:
     """Answer ``question`` from ``sources`` without a conversation (e.g. a knowledge query with ``answer``).
 
     Same rules as chat: the answer cache first (not billed), then the payer's monthly quota
     (``QuotaExceeded``, before the model is called), then the model; the tokens and cost go
-    to the payer's usage ledger. Provider failures raise as the provider raises them
+    to the payer's usage ledger. With ``grounding`` an empty ``sources`` gives the no-answer
+    message without calling the model (nothing billed). Provider failures raise as the provider raises them
     (``UpstreamUnavailable`` 503, ``UpstreamError`` 502, ``UpstreamTimeout`` 504).
     """
     deps = deps or default_deps()
@@ -236,7 +288,10 @@ def answer_question(
         sources=list(sources),
         deps=deps,
         deadline_s=deadline_s,
+        grounding=grounding,
     )
+    if answer.no_answer and answer.usage.total_tokens == 0:
+        return answer
     with db.connection() as conn:
         record_usage(UsageRepository(conn), payer, answer)
     remember(deps, key, answer)

@@ -14,18 +14,19 @@ HEADING_SEPARATOR = " > "
 _SENTENCE = re.compile(r"[^。！？；.!?\n]*(?:[。！？；]|[.!?](?=\s|$)|\n|$)")
 
 
-def snippet_of(hit_text: str, heading_path: list[str], question: str = "", limit: int = SNIPPET_CHARS) -> str:
+def snippet_of(
+    hit_text: str, heading_path: list[str], question: str = "", limit: int = SNIPPET_CHARS, title: str = ""
+) -> str:
     """What a client shows of a passage: up to ``limit`` characters around the question's terms.
 
-    The heading line the chunker puts first is dropped (``heading`` carries it). The window
-    starts at the sentence with the most query terms, so the matching part of a long chunk
-    is what the user sees; without a question it is the start of the passage.
+    The title and heading line the chunker puts first is dropped (``title`` and ``heading``
+    carry it). The window starts at the sentence with the most query terms, so the matching
+    part of a long chunk is what the user sees; without a question it is the start of the passage.
     """
     text = hit_text
-    if heading_path:
-        first, _, rest = text.partition("\n")
-        if rest and first.strip() == HEADING_SEPARATOR.join(heading_path).strip():
-            text = rest
+    first, _, rest = text.partition("\n")
+    if rest and first.strip() in _heading_lines(heading_path, title):
+        text = rest
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
@@ -39,6 +40,16 @@ def snippet_of(hit_text: str, heading_path: list[str], question: str = "", limit
     if start + room < len(text):
         window = window[:-1].rstrip() + "…"
     return "…" + window.lstrip()
+
+
+def _heading_lines(heading_path: list[str], title: str) -> set[str]:
+    """The first lines the chunker may have written for this path and title."""
+    title = " ".join(title.split())
+    lines = {HEADING_SEPARATOR.join(heading_path).strip()} if heading_path else set()
+    if title:
+        path = heading_path[1:] if heading_path and heading_path[0] == title else heading_path
+        lines.add(HEADING_SEPARATOR.join([title, *path]).strip())
+    return lines
 
 
 def _best_sentence_start(text: str, question: str) -> int:
@@ -66,7 +77,7 @@ def source_of(hit: SearchHit, question: str = "") -> Source:
         title=hit.title,
         chunk_index=hit.chunk_index,
         score=hit.score,
-        snippet=snippet_of(hit.text, hit.heading_path, question),
+        snippet=snippet_of(hit.text, hit.heading_path, question, title=hit.title),
         text=hit.text,
         heading=HEADING_SEPARATOR.join(hit.heading_path) or None,
         page=hit.page,

@@ -1,7 +1,9 @@
-"""Knowledge base search over pgvector: vector (HNSW) and hybrid (vector + keyword, RRF).
+"""Knowledge base search over pgvector: vector (HNSW) and hybrid (cosine + keyword score fusion).
 
 Only the caller's knowledge bases are searched: every query filters chunks by
-``owner_id`` *and* ``kb_id``, so a knowledge base id of someone else finds nothing.
+``owner_id`` *and* ``kb_id``, so a knowledge base id of someone else finds nothing. Documents
+not in force (superseded by another document, or outside their ``valid_from`` /
+``valid_until``) are left out.
 
 Vector search under a filter. An HNSW index returns the ``ef_search`` nearest neighbours of
 the whole table, and a ``WHERE kb_id = …`` applied afterwards can leave fewer than ``top_k``
@@ -9,13 +11,21 @@ rows when the knowledge base is a small part of the table. pgvector 0.8's iterat
 keeps walking the graph until enough rows pass the filter (``hnsw.iterative_scan =
 relaxed_order``, bounded by ``hnsw.max_scan_tuples``); relaxed order may return rows
 slightly out of order, so the nearest candidates are materialised and re-ordered by exact
-distance. For a small knowledge base the planner may prefer the ``kb_id`` index and an exact
-sort, which is the perfect-recall plan anyway.
+distance.
 
-Keyword search runs over the ``tsv`` column (``to_tsvector('simple', segment_for_search(text))``)
-with ``to_tsquery('simple', tsquery_text(question))`` — Chinese is segmented the same way on
-both sides — ranked with ``ts_rank_cd``. Hybrid fuses both rankings with Reciprocal Rank
-Fusion (k = 60): ``score = Σ 1 / (60 + rank)``; a passage found by both lists rises.
+Keyword candidates come from the ``tsv`` column (``to_tsvector('simple', segment_for_search(text))``)
+matched by any of the question's keyword terms, ordered by length-normalised ``ts_rank_cd``.
+Every candidate of either list is then scored the same way (:mod:`claw_ai.retrieval.relevance`):
+``relevance = cosine + 0.2 × keyword score`` where the keyword score is the share of the
+question's IDF weight the passage holds. Hybrid ranks by relevance (measured against RRF,
+which buried cross-lingual hits that only the vector list finds); vector ranks by cosine.
+When the best passage is below the embedding model's relevance threshold the search returns
+nothing (the knowledge base does not cover the question), in both modes. Ties go
+to the higher cosine, then the document title, id and chunk order, so identical knowledge
+bases rank identically.
+
+The SQL is in three small statements (``_vector_candidates``, ``_keyword_candidates``,
+``_score_candidates``) so the storage (vector type, per-knowledge-base indexes) can change in one place.
 """
 
 from __future__ import annotations
@@ -24,26 +34,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from claw_ai.textseg import tsquery_text
+from claw_ai.retrieval.keywords import KeywordScorer, keyword_terms
+from claw_ai.retrieval.relevance import PASSAGE_MARGIN, covers, relevance, threshold_for
 
-__all__ = ["RRF_K", "SearchHit", "SearchMode", "search_chunks"]
+__all__ = ["SearchHit", "SearchMode", "search_chunks"]
 
 SearchMode = Literal["vector", "hybrid"]
-RRF_K = 60
 EF_SEARCH = 100
 """HNSW candidate list per query (pgvector default 40): more recall for a few ms."""
 MAX_SCAN_TUPLES = 20000
 """Upper bound of an iterative scan (pgvector's default): a filter that matches almost nothing stops here."""
 CANDIDATES_MIN = 20
-"""Each list of a hybrid search contributes at least this many candidates to the fusion."""
+"""Each list contributes at least this many candidates to the fusion."""
+TS_RANK_NORMALISATION = 1
+"""``ts_rank_cd`` divides by 1 + log(document length): long chunks don't win on repetition."""
+
+Key = tuple[str, int]
 
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     """One chunk found by a search, best first.
 
-    ``score`` is the cosine similarity (vector mode) or the RRF score (hybrid mode);
-    ``vector_rank`` / ``keyword_rank`` are the 1-based ranks in each list (None = not in it).
+    ``score`` is the cosine similarity (vector mode) or the fused relevance (hybrid mode);
+    ``vector_rank`` / ``keyword_rank`` are the 1-based ranks in each list (None = not in it);
+    ``keyword_score`` the share of the question's IDF weight in the chunk; ``relevance`` the
+    fused score. The question was covered because ``top_relevance`` (its best passage) reached
+    ``threshold`` (None = no threshold for this embedder); this passage reached the threshold
+    minus ``relevance.PASSAGE_MARGIN``.
     """
 
     document_id: str
@@ -58,6 +76,11 @@ class SearchHit:
     similarity: float | None = None
     vector_rank: int | None = None
     keyword_rank: int | None = None
+    keyword_score: float = 0.0
+    matched_terms: list[str] = field(default_factory=list)
+    relevance: float = 0.0
+    threshold: float | None = None
+    top_relevance: float = 0.0
 
 
 def search_chunks(
@@ -69,11 +92,14 @@ def search_chunks(
     question: str,
     top_k: int = 5,
     mode: SearchMode = "hybrid",
+    apply_threshold: bool = True,
 ) -> list[SearchHit]:
     """The ``top_k`` chunks of the owner's ``kb_ids`` most relevant to ``question``.
 
     ``conn`` is a psycopg connection with pgvector registered and dict rows. Knowledge bases
-    not owned by ``owner_id`` simply contribute nothing.
+    not owned by ``owner_id`` simply contribute nothing. With ``apply_threshold`` (the
+    default) passages below the embedder's relevance threshold are left out, so the result
+    may be empty.
     """
     if mode not in ("vector", "hybrid"):
         raise ValueError("mode must be 'vector' or 'hybrid'")
@@ -81,53 +107,98 @@ def search_chunks(
     if not kb_list or not question.strip() or top_k <= 0:
         return []
     query_vector = embedder.embed_query(question)
-    pool = top_k if mode == "vector" else max(CANDIDATES_MIN, top_k * 4)
+    pool = max(CANDIDATES_MIN, top_k * 4)
+    terms = keyword_terms(question)
+    threshold = threshold_for(str(getattr(embedder, "name", ""))) if apply_threshold else None
 
     with conn.transaction():
-        vector_rows = _vector_candidates(conn, owner_id, kb_list, query_vector, pool)
-        keyword_rows = _keyword_candidates(conn, owner_id, kb_list, question, pool) if mode == "hybrid" else []
+        excluded = _not_in_force(conn, owner_id, kb_list)
+        vector_rows = _vector_candidates(conn, owner_id, kb_list, query_vector, pool + len(excluded), excluded)
+        keyword_rows = _keyword_candidates(conn, owner_id, kb_list, terms, pool, excluded) if mode == "hybrid" else []
+        keys = list(dict.fromkeys([(r["document_id"], r["chunk_index"]) for r in vector_rows + keyword_rows]))
+        rows = _score_candidates(conn, owner_id, keys, query_vector, terms)
+        scorer = KeywordScorer.build(terms, *_term_statistics(conn, owner_id, kb_list, terms)) if terms else None
 
-        vector_rank = {(r["document_id"], r["chunk_index"]): i for i, r in enumerate(vector_rows, 1)}
-        keyword_rank = {(r["document_id"], r["chunk_index"]): i for i, r in enumerate(keyword_rows, 1)}
-        similarity = {(r["document_id"], r["chunk_index"]): 1.0 - float(r["distance"]) for r in vector_rows}
-
-        if mode == "vector":
-            ranked = [(key, similarity[key]) for key in vector_rank]
+    scored = [_scored(row, scorer) for row in rows.values()]
+    vector_rank = _ranks(scored, lambda s: (-s["cosine"], *_tie(s)))
+    keyword_rank = _ranks([s for s in scored if s["keyword"] > 0], lambda s: (-s["keyword"], -s["cosine"], *_tie(s)))
+    if mode == "vector":
+        ordered = sorted(scored, key=lambda s: (-s["cosine"], *_tie(s)))
+    else:
+        ordered = sorted(scored, key=lambda s: (-s["relevance"], -s["cosine"], *_tie(s)))
+    top = max((s["relevance"] for s in ordered), default=0.0)
+    if threshold is not None:
+        # Not covered: nothing is relevant enough. Covered: drop only the noise at the tail.
+        if any(covers(s["relevance"], s["keyword"], len(s["matched"]), threshold) for s in ordered):
+            ordered = [s for s in ordered if s["relevance"] >= threshold - PASSAGE_MARGIN or s["keyword"] > 0]
         else:
-            fused: dict[tuple[str, int], float] = {}
-            for ranks in (vector_rank, keyword_rank):
-                for key, rank in ranks.items():
-                    fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
-            # Ties (same fused score) go to the closer vector, then to document order.
-            ranked = sorted(fused.items(), key=lambda kv: (-kv[1], -similarity.get(kv[0], -1.0), kv[0][0], kv[0][1]))
-        ranked = ranked[:top_k]
-        details = _details(conn, owner_id, [key for key, _ in ranked])
-
-    hits: list[SearchHit] = []
-    for key, score in ranked:
-        row = details.get(key)
-        if row is None:  # deleted between the two queries of this transaction's snapshot: impossible, but cheap
-            continue
-        hits.append(
-            SearchHit(
-                document_id=key[0],
-                kb_id=row["kb_id"],
-                title=row["title"],
-                chunk_index=key[1],
-                score=round(float(score), 6),
-                text=row["text"],
-                heading_path=list(row["heading_path"] or []),
-                page=row["page"],
-                row=row["row"],
-                similarity=round(similarity[key], 6) if key in similarity else None,
-                vector_rank=vector_rank.get(key),
-                keyword_rank=keyword_rank.get(key),
-            )
-        )
-    return hits
+            ordered = []
+    return [
+        _hit(s, mode, threshold, top, vector_rank.get(s["key"]), keyword_rank.get(s["key"])) for s in ordered[:top_k]
+    ]
 
 
-def _vector_candidates(conn: Any, owner_id: str, kb_ids: list[str], vector: Any, limit: int) -> list[dict[str, Any]]:
+def _tie(s: dict[str, Any]) -> tuple[str, str, int]:
+    return (s["row"]["title"], s["key"][0], s["key"][1])
+
+
+def _ranks(items: list[dict[str, Any]], order: Any) -> dict[Key, int]:
+    return {s["key"]: i for i, s in enumerate(sorted(items, key=order), 1)}
+
+
+def _scored(row: dict[str, Any], scorer: KeywordScorer | None) -> dict[str, Any]:
+    cosine = 1.0 - float(row["distance"])
+    matched = list(row["matched"] or [])
+    keyword = scorer.score(matched) if scorer is not None else 0.0
+    return {
+        "key": (row["document_id"], row["chunk_index"]),
+        "row": row,
+        "cosine": cosine,
+        "keyword": keyword,
+        "matched": matched,
+        "relevance": relevance(cosine, keyword),
+    }
+
+
+def _hit(
+    s: dict[str, Any], mode: str, threshold: float | None, top: float, v_rank: int | None, k_rank: int | None
+) -> SearchHit:
+    row = s["row"]
+    return SearchHit(
+        document_id=s["key"][0],
+        kb_id=row["kb_id"],
+        title=row["title"],
+        chunk_index=s["key"][1],
+        score=round(s["cosine"] if mode == "vector" else s["relevance"], 6),
+        text=row["text"],
+        heading_path=list(row["heading_path"] or []),
+        page=row["page"],
+        row=row["row"],
+        similarity=round(s["cosine"], 6),
+        vector_rank=v_rank,
+        keyword_rank=k_rank,
+        keyword_score=round(s["keyword"], 6),
+        matched_terms=s["matched"],
+        relevance=round(s["relevance"], 6),
+        threshold=threshold,
+        top_relevance=round(top, 6),
+    )
+
+
+def _not_in_force(conn: Any, owner_id: str, kb_ids: list[str]) -> list[str]:
+    """Documents of these knowledge bases that are superseded or outside their validity period."""
+    rows = conn.execute(
+        """SELECT id::text AS id FROM documents
+            WHERE owner_id = %(owner)s AND kb_id = ANY(%(kbs)s::uuid[])
+              AND (superseded_by IS NOT NULL OR valid_from > now() OR valid_until <= now())""",
+        {"owner": owner_id, "kbs": kb_ids},
+    ).fetchall()
+    return [r["id"] for r in rows]
+
+
+def _vector_candidates(
+    conn: Any, owner_id: str, kb_ids: list[str], vector: Any, limit: int, excluded: list[str]
+) -> list[dict[str, Any]]:
     # SET LOCAL lasts until the end of the surrounding transaction only.
     conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, limit)}")
     conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
@@ -140,40 +211,78 @@ def _vector_candidates(conn: Any, owner_id: str, kb_ids: list[str], vector: Any,
                SELECT c.document_id, c.chunk_index, c.embedding <=> %(v)s::halfvec AS distance
                  FROM chunks c
                 WHERE c.owner_id = %(owner)s AND c.kb_id = ANY(%(kbs)s::uuid[])
+                  AND c.document_id <> ALL(%(excluded)s::uuid[])
                 ORDER BY c.embedding <=> %(v)s::halfvec
                 LIMIT %(n)s)
            SELECT document_id::text AS document_id, chunk_index, distance
              FROM nearest
             ORDER BY distance, document_id, chunk_index""",
-        {"v": vector, "owner": owner_id, "kbs": kb_ids, "n": limit},
+        {"v": vector, "owner": owner_id, "kbs": kb_ids, "n": limit, "excluded": excluded},
     ).fetchall()
 
 
-def _keyword_candidates(conn: Any, owner_id: str, kb_ids: list[str], question: str, limit: int) -> list[dict[str, Any]]:
-    terms = tsquery_text(question)  # letters and digits joined by |: safe as to_tsquery input
+def _keyword_candidates(
+    conn: Any, owner_id: str, kb_ids: list[str], terms: list[str], limit: int, excluded: list[str]
+) -> list[dict[str, Any]]:
     if not terms:
         return []
     return conn.execute(
-        """SELECT c.document_id::text AS document_id, c.chunk_index, ts_rank_cd(c.tsv, q) AS rank
+        """SELECT c.document_id::text AS document_id, c.chunk_index
              FROM chunks c, to_tsquery('simple', %(q)s) q
             WHERE c.owner_id = %(owner)s AND c.kb_id = ANY(%(kbs)s::uuid[]) AND c.tsv @@ q
-            ORDER BY rank DESC, c.document_id, c.chunk_index
+              AND c.document_id <> ALL(%(excluded)s::uuid[])
+            ORDER BY ts_rank_cd(c.tsv, q, %(norm)s) DESC, c.document_id, c.chunk_index
             LIMIT %(n)s""",
-        {"q": terms, "owner": owner_id, "kbs": kb_ids, "n": limit},
+        {
+            "q": " | ".join(terms),  # letters and digits only: safe as to_tsquery input
+            "owner": owner_id,
+            "kbs": kb_ids,
+            "n": limit,
+            "excluded": excluded,
+            "norm": TS_RANK_NORMALISATION,
+        },
     ).fetchall()
 
 
-def _details(conn: Any, owner_id: str, keys: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+def _score_candidates(
+    conn: Any, owner_id: str, keys: list[Key], vector: Any, terms: list[str]
+) -> dict[Key, dict[str, Any]]:
+    """Cosine distance, matched keyword terms and display fields of each candidate."""
     if not keys:
         return {}
     rows = conn.execute(
         """SELECT c.document_id::text AS document_id, c.chunk_index, c.kb_id::text AS kb_id, c.text,
-                  c.heading_path, c.page, c.row, d.title
+                  c.heading_path, c.page, c.row, d.title, c.embedding <=> %(v)s AS distance,
+                  ARRAY(SELECT t FROM unnest(%(terms)s::text[]) AS t
+                         WHERE c.tsv @@ to_tsquery('simple', t)) AS matched
              FROM chunks c
              JOIN documents d ON d.id = c.document_id
              JOIN unnest(%(docs)s::uuid[], %(idx)s::int[]) AS k(document_id, chunk_index)
                ON k.document_id = c.document_id AND k.chunk_index = c.chunk_index
             WHERE c.owner_id = %(owner)s""",
-        {"docs": [k[0] for k in keys], "idx": [k[1] for k in keys], "owner": owner_id},
+        {
+            "docs": [k[0] for k in keys],
+            "idx": [k[1] for k in keys],
+            "owner": owner_id,
+            "v": vector,
+            "terms": terms,
+        },
     ).fetchall()
     return {(r["document_id"], r["chunk_index"]): r for r in rows}
+
+
+def _term_statistics(conn: Any, owner_id: str, kb_ids: list[str], terms: list[str]) -> tuple[dict[str, int], int]:
+    """How many chunks of the knowledge bases hold each term, and how many chunks there are."""
+    rows = conn.execute(
+        """SELECT t.term,
+                  (SELECT count(*) FROM chunks c
+                    WHERE c.owner_id = %(owner)s AND c.kb_id = ANY(%(kbs)s::uuid[])
+                      AND c.tsv @@ to_tsquery('simple', t.term)) AS df
+             FROM unnest(%(terms)s::text[]) AS t(term)""",
+        {"owner": owner_id, "kbs": kb_ids, "terms": terms},
+    ).fetchall()
+    total = conn.execute(
+        "SELECT count(*) AS n FROM chunks WHERE owner_id = %(owner)s AND kb_id = ANY(%(kbs)s::uuid[])",
+        {"owner": owner_id, "kbs": kb_ids},
+    ).fetchone()
+    return {r["term"]: int(r["df"]) for r in rows}, int(total["n"])

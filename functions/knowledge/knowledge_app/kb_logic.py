@@ -1,0 +1,81 @@
+"""Knowledge bases: create, list, read, update (name, description, no-answer message), delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from claw_common.auth.caller import Caller
+from claw_common.data import db
+from claw_common.data.invalidation import conversations_changed
+from claw_common.observability import logger
+from knowledge_app.common import (
+    KB_PREFIX,
+    delete_all_versions,
+    documents_bucket,
+    kb_not_found,
+    keyset_after,
+    page_of,
+    uuid_or_404,
+)
+from knowledge_app.models import KnowledgeBaseCreate, KnowledgeBaseUpdate
+from knowledge_app.repository import KnowledgeRepository
+
+
+def create_knowledge_base(caller: Caller, body: KnowledgeBaseCreate) -> dict[str, Any]:
+    """Create a knowledge base of the caller."""
+    with db.connection() as conn:
+        return KnowledgeRepository(conn).create_kb(caller.user_id, body.name, body.description, body.no_answer_message)
+
+
+def list_knowledge_bases(caller: Caller, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The caller's knowledge bases, newest first, ``limit`` per page."""
+    after = keyset_after(cursor)
+    with db.connection() as conn:
+        rows = KnowledgeRepository(conn).list_kbs(caller.user_id, limit=limit + 1, after=after)
+    items, next_cursor = page_of(rows, limit)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def get_knowledge_base(caller: Caller, kb_id: str) -> dict[str, Any]:
+    """One of the caller's knowledge bases (404 otherwise)."""
+    kb_id = uuid_or_404(kb_id, kb_not_found())
+    with db.connection() as conn:
+        kb = KnowledgeRepository(conn).get_kb(caller.user_id, kb_id)
+    if kb is None:
+        raise kb_not_found()
+    return kb
+
+
+def update_knowledge_base(caller: Caller, kb_id: str, body: KnowledgeBaseUpdate) -> dict[str, Any]:
+    """Rename or re-describe a knowledge base."""
+    kb_id = uuid_or_404(kb_id, kb_not_found())
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("description") is None:
+        changes.pop("description", None)
+    if changes.get("name") is None:
+        changes.pop("name", None)
+    with db.connection() as conn:
+        kb = KnowledgeRepository(conn).update_kb(caller.user_id, kb_id, changes)
+    if kb is None:
+        raise kb_not_found()
+    return kb
+
+
+def delete_knowledge_base(caller: Caller, kb_id: str) -> None:
+    """Delete a knowledge base: its files in S3 (every version), then its documents and chunks."""
+    kb_id = uuid_or_404(kb_id, kb_not_found())
+    with db.connection() as conn:
+        if KnowledgeRepository(conn).get_kb(caller.user_id, kb_id) is None:
+            raise kb_not_found()
+    # Objects first: if S3 fails nothing is deleted and the client can retry. Their
+    # ObjectRemoved events find no document left and change nothing.
+    removed = delete_all_versions(documents_bucket(), prefix=f"{KB_PREFIX}{kb_id}/")
+    with db.connection() as conn:
+        KnowledgeRepository(conn).delete_kb(caller.user_id, kb_id)
+        # Its own HNSW index (when it had grown one) goes with it.
+        from claw_ai.retrieval.vector_index import drop_index
+
+        drop_index(conn, kb_id)
+    # Conversations that used it now have no knowledge base (ON DELETE SET NULL).
+    conversations_changed(caller.user_id)
+    logger.info("knowledge base deleted", extra={"kb_id": kb_id, "objects_removed": removed})
