@@ -1,9 +1,10 @@
-"""Build one Lambda function or layer for the Python 3.12 arm64 runtime (``sam build`` calls it).
+"""Build one Lambda function or layer for the Python 3.12 Lambda runtime (``sam build`` calls it).
 
 Each code folder's Makefile has ``build-<LogicalId>`` targets that run this script with
 SAM's ``ARTIFACTS_DIR``. It
 
-* installs the requirements as manylinux aarch64 wheels for CPython 3.12, pinned by the
+* installs the requirements as manylinux wheels (aarch64, the deployed architecture, or x86_64
+  with ``--arch x86_64`` for a twin that runs on an x86 machine) for CPython 3.12, pinned by the
   core layer's requirements as constraints, so every layer agrees on shared versions;
 * removes distributions another attached layer already provides (``--without``) and those
   the Lambda runtime ships (boto3, botocore and their dependencies): a second copy is only weight;
@@ -14,6 +15,10 @@ SAM's ``ARTIFACTS_DIR``. It
 
     python infra/build_lambda.py SRC_DIR ARTIFACTS_DIR [--layer] [--requirements FILE]
         [--without DIST ...] [--vendor PACKAGE_DIR ...] [--sourceless]
+        [--arch arm64|x86_64] [--no-pyc]
+
+``--no-pyc`` builds what ``sam build``'s default Python workflow ships (sources, no ``.pyc``):
+``benchmarks/coldstart.py`` measures both side by side.
 """
 
 from __future__ import annotations
@@ -33,10 +38,19 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "p
 OWN_PACKAGES = ("claw_common", "claw_ai")
 SKIP = ("__pycache__", "tests", "*.pyc", "Makefile", "requirements*.txt")
 # The python3.12 runtime is Amazon Linux 2023 (glibc 2.34): any manylinux wheel up to 2.34 runs.
-PLATFORM = [
-    *("--platform", "manylinux2014_aarch64", "--platform", "manylinux_2_28_aarch64"),
-    *("--platform", "manylinux_2_34_aarch64", "--implementation", "cp", "--python-version", "3.12"),
-]
+MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
+
+
+def platform_args(arch: str) -> list[str]:
+    machine = MACHINES[arch]
+    tags = ("manylinux2014", "manylinux_2_28", "manylinux_2_34")
+    return [
+        *(a for tag in tags for a in ("--platform", f"{tag}_{machine}")),
+        "--implementation",
+        "cp",
+        "--python-version",
+        "3.12",
+    ]
 
 
 def requirements(path: Path) -> list[str]:
@@ -46,7 +60,7 @@ def requirements(path: Path) -> list[str]:
     return [line for line in lines if line]
 
 
-def install(reqs: list[str], target: Path) -> None:
+def install(reqs: list[str], target: Path, arch: str = "arm64") -> None:
     if not reqs:
         return
     # pip takes no extras in constraints: "psycopg[binary]==3.3.9" constrains "psycopg==3.3.9".
@@ -54,7 +68,7 @@ def install(reqs: list[str], target: Path) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
         constraints.write("\n".join(pins) + "\n")
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
-    cmd += ["--target", str(target), *PLATFORM, "--only-binary=:all:", "-c", constraints.name, *reqs]
+    cmd += ["--target", str(target), *platform_args(arch), "--only-binary=:all:", "-c", constraints.name, *reqs]
     try:
         subprocess.run(cmd, check=True)
     finally:
@@ -129,16 +143,19 @@ def main() -> None:
     parser.add_argument("--without", nargs="*", default=[], help="distributions another layer provides")
     parser.add_argument("--vendor", nargs="*", type=Path, default=[], help="package folders to copy in as well")
     parser.add_argument("--sourceless", action="store_true", help="third-party packages as .pyc only")
+    parser.add_argument("--arch", choices=sorted(MACHINES), default="arm64", help="Lambda architecture (arm64)")
+    parser.add_argument("--no-pyc", action="store_true", help="sources only, no .pyc (the old build)")
     args = parser.parse_args()
     target = args.artifacts / "python" if args.layer else args.artifacts
     target.mkdir(parents=True, exist_ok=True)
-    install(requirements(args.requirements or args.src / "requirements.txt"), target)
+    install(requirements(args.requirements or args.src / "requirements.txt"), target, args.arch)
     remove_distributions(target, [*RUNTIME_PROVIDED, *args.without])
     shutil.rmtree(target / "bin", ignore_errors=True)
     copy_packages(args.src, target)
     for package in args.vendor:
         shutil.copytree(package, target / package.name, ignore=shutil.ignore_patterns(*SKIP), dirs_exist_ok=True)
-    compile_pyc(target, args.sourceless)
+    if not args.no_pyc:
+        compile_pyc(target, args.sourceless)
 
 
 if __name__ == "__main__":

@@ -113,3 +113,25 @@ def test_fit_history_result_is_always_a_suffix_of_history(budget: int) -> None:
     history = _history(6)
     kept = fit_history("sys", history, "q", budget=budget)[1:-1]
     assert kept == history[len(history) - len(kept) :]
+
+
+def test_fit_history_uses_a_stored_token_count_instead_of_counting_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import claw_ai.tokens as tokens
+
+    counted: list[str] = []
+    real = tokens.count_tokens
+
+    def spy(text: str, **kwargs: object) -> int:
+        counted.append(text)
+        return real(text)
+
+    monkeypatch.setattr(tokens, "count_tokens", spy)
+    history = [
+        ChatMessage(role="user", content="old question", tokens=5_000),  # stored count: too big to keep
+        ChatMessage(role="assistant", content="old answer", tokens=3),
+        ChatMessage(role="user", content="recent question", tokens=3),
+        ChatMessage(role="assistant", content="recent answer", tokens=3),
+    ]
+    kept = tokens.fit_history("system", history, "new question", 1_000)
+    assert [m.content for m in kept] == ["system", "recent question", "recent answer", "new question"]
+    assert not set(counted) & {m.content for m in history}  # no history message was tokenised

@@ -21,6 +21,8 @@ is identical whichever way the answer travels.
 
 from __future__ import annotations
 
+from typing import Any
+
 from chat_app.conversation_logic import not_found, require_knowledge_base, require_uuid
 from chat_app.models import ChatRequest, ChatResponse
 from chat_app.repositories import ConversationRepository, MessageRepository
@@ -28,6 +30,7 @@ from claw_ai import runtime_config
 from claw_ai.answering.ledger import UsageRepository
 from claw_ai.answering.no_answer import kb_no_answer_message
 from claw_ai.answering.pipeline import (
+    Answer,
     AnswerDeps,
     Grounding,
     OnDelta,
@@ -50,12 +53,81 @@ HISTORY_MAX_MESSAGES = 50
 """Most history turns read from the database before trimming to the token budget."""
 
 
-def _mark_failed(caller: Caller, message_id: str, slug: str) -> None:
+def _mark_failed(conn: Any, caller: Caller, message_id: str, slug: str) -> None:
+    """On the request's connection, after rolling back whatever the failure left open."""
     try:
-        with db.connection() as conn:
-            MessageRepository(conn).set_status(caller.user_id, message_id, "failed", slug)
+        conn.rollback()
+        MessageRepository(conn).set_status(caller.user_id, message_id, "failed", slug)
+        conn.commit()
     except Exception:  # noqa: BLE001 - the original failure is what the client must see
         logger.exception("could not mark the message failed", extra={"message_id": message_id})
+
+
+def _answer_and_store(
+    conn: Any,
+    caller: Caller,
+    conversation: dict[str, Any],
+    conversation_id: str,
+    user_message: dict[str, Any],
+    history_rows: list[dict[str, Any]],
+    request: ChatRequest,
+    deps: AnswerDeps,
+    *,
+    deadline_s: float | None,
+    on_delta: OnDelta | None,
+) -> tuple[Answer, str, list[Source], dict[str, Any]]:
+    """Sources, the answer (cache or model, quota checked) and its rows, on the request's connection."""
+    question = request.message
+    kb_id = request.knowledge_base_id or conversation["knowledge_base_id"]
+    sources: list[Source] = []
+    grounding: Grounding | None = None
+    if kb_id:
+        sources = list(
+            deps.retriever.search(conn, owner_id=caller.user_id, kb_ids=[kb_id], question=question, top_k=request.top_k)
+        )
+        grounding = Grounding(question, kb_no_answer_message(conn, caller.user_id, [kb_id]))
+        conn.commit()
+    # The stored token counts of the history: it is not tokenised again to fit the budget.
+    history = [ChatMessage(role=r["role"], content=r["content"], tokens=r.get("tokens")) for r in history_rows]
+    messages = build_messages(
+        conversation["system_prompt"] or runtime_config.default_system_prompt(),
+        history,
+        question,
+        sources,
+        runtime_config.prompt_token_budget(),
+    )
+    answer, key = generate(
+        caller,
+        messages,
+        model=conversation["model"],
+        sources=sources,
+        deps=deps,
+        deadline_s=deadline_s,
+        on_delta=on_delta,
+        grounding=grounding,
+        conn=conn,
+    )
+    if answer.no_answer:
+        sources = []
+    messages_repo = MessageRepository(conn)
+    reply = messages_repo.add(
+        caller.user_id,
+        conversation_id,
+        role="assistant",
+        content=answer.content,
+        prompt_tokens=answer.usage.prompt_tokens,
+        completion_tokens=answer.usage.completion_tokens,
+        cost=answer.cost,
+        model=answer.model,
+        latency_ms=answer.latency_ms,
+        sources=[s.public() for s in sources],
+        cached=answer.cached,
+    )
+    messages_repo.set_status(caller.user_id, user_message["id"], "ok")
+    ConversationRepository(conn).count_messages_added(caller.user_id, conversation_id, 1)
+    record_usage(UsageRepository(conn), caller, answer)
+    conn.commit()
+    return answer, key, sources, reply
 
 
 def chat(
@@ -77,6 +149,8 @@ def chat(
     deps = deps or default_deps()
     question = request.message
 
+    # One pooled connection for the whole request (three short transactions: nothing is held
+    # open while the model answers; the connection stays idle then, not "idle in transaction").
     with db.connection() as conn:
         conversations = ConversationRepository(conn)
         conversation = conversations.get(caller.user_id, conversation_id, for_update=True)
@@ -98,64 +172,28 @@ def chat(
             caller.user_id, conversation_id, before_seq=user_message["seq"], limit=HISTORY_MAX_MESSAGES
         )
         conversations.count_messages_added(caller.user_id, conversation_id, 1)
-    conversations_changed(caller.user_id)
+        conn.commit()
+        conversations_changed(caller.user_id)
 
-    try:
-        kb_id = request.knowledge_base_id or conversation["knowledge_base_id"]
-        sources: list[Source] = []
-        grounding: Grounding | None = None
-        if kb_id:
-            with db.connection() as conn:
-                sources = list(
-                    deps.retriever.search(
-                        conn, owner_id=caller.user_id, kb_ids=[kb_id], question=question, top_k=request.top_k
-                    )
-                )
-                grounding = Grounding(question, kb_no_answer_message(conn, caller.user_id, [kb_id]))
-        history = [ChatMessage(role=r["role"], content=r["content"]) for r in history_rows]
-        messages = build_messages(
-            conversation["system_prompt"] or runtime_config.default_system_prompt(),
-            history,
-            question,
-            sources,
-            runtime_config.prompt_token_budget(),
-        )
-        answer, key = generate(
-            caller,
-            messages,
-            model=conversation["model"],
-            sources=sources,
-            deps=deps,
-            deadline_s=deadline_s,
-            on_delta=on_delta,
-            grounding=grounding,
-        )
-        if answer.no_answer:
-            sources = []
-        with db.connection() as conn:
-            messages_repo = MessageRepository(conn)
-            reply = messages_repo.add(
-                caller.user_id,
+        try:
+            answer, key, sources, reply = _answer_and_store(
+                conn,
+                caller,
+                conversation,
                 conversation_id,
-                role="assistant",
-                content=answer.content,
-                prompt_tokens=answer.usage.prompt_tokens,
-                completion_tokens=answer.usage.completion_tokens,
-                cost=answer.cost,
-                model=answer.model,
-                latency_ms=answer.latency_ms,
-                sources=[s.public() for s in sources],
-                cached=answer.cached,
+                user_message,
+                history_rows,
+                request,
+                deps,
+                deadline_s=deadline_s,
+                on_delta=on_delta,
             )
-            messages_repo.set_status(caller.user_id, user_message["id"], "ok")
-            ConversationRepository(conn).count_messages_added(caller.user_id, conversation_id, 1)
-            record_usage(UsageRepository(conn), caller, answer)
-    except ClawError as exc:
-        _mark_failed(caller, user_message["id"], exc.slug)
-        raise
-    except Exception:
-        _mark_failed(caller, user_message["id"], "internal")
-        raise
+        except ClawError as exc:
+            _mark_failed(conn, caller, user_message["id"], exc.slug)
+            raise
+        except Exception:
+            _mark_failed(conn, caller, user_message["id"], "internal")
+            raise
     remember(deps, key, answer)
     conversations_changed(caller.user_id)
     # What operators need, never the question or the answer.

@@ -186,7 +186,11 @@ class MessageRepository:
         them again, and the model should not see a question twice or one without an answer.
         """
         rows = self.conn.execute(
-            """SELECT role, content FROM messages
+            # The content's stored token count: a question's prompt_tokens, an answer's completion_tokens
+            # (0 for a cached answer, so unknown: then it is counted).
+            """SELECT role, content,
+                      NULLIF(CASE role WHEN 'user' THEN prompt_tokens ELSE completion_tokens END, 0) AS tokens
+                 FROM messages
                 WHERE conversation_id = %s AND user_id = %s AND seq < %s AND status = 'ok'
                   AND role IN ('user', 'assistant')
                 ORDER BY seq DESC

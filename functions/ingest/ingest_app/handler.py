@@ -26,6 +26,7 @@ from claw_common.settings import get_settings
 from ingest_app.assemble import process_ocr_completed
 from ingest_app.logic import process_object_event
 from ingest_app.models import S3EventNotification, S3NotificationSqsRecord
+from ingest_app.vector_upkeep import index_after_ingest
 
 
 class NotEnoughTime(Exception):
@@ -43,7 +44,9 @@ def handle_record(record: S3NotificationSqsRecord) -> None:
         return
     for event in notification.Records:
         metrics.add_metric(name="ObjectEventsReceived", unit=MetricUnit.Count, value=1)
-        process_object_event(event)
+        outcome = process_object_event(event)
+        if outcome.action == "ingested":
+            index_after_ingest(outcome.document_id)
 
 
 @logger.inject_lambda_context(clear_state=True)

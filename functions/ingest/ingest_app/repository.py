@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pgvector import HalfVector
+
 from ingest_app.chunker import Chunk
 
 CHUNK_COLUMNS = (
@@ -42,8 +44,9 @@ CHUNK_TYPES = (
     "text",
     "jsonb",
     "int4",
-    "vector",
+    "halfvec",
 )
+# Stored as halfvec (2 bytes a dimension, inline): layers/common/claw_common/data/migrations/0010_vector_store.sql.
 _COPY_CHUNKS = f"COPY chunks ({', '.join(CHUNK_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 
 
@@ -186,7 +189,7 @@ def replace_chunks(
                     chunk.sheet,
                     _jsonb(metadata),
                     chunk.token_count,
-                    vector,
+                    HalfVector(vector),
                 )
             )
 

@@ -72,6 +72,10 @@ def delete_knowledge_base(caller: Caller, kb_id: str) -> None:
     removed = delete_all_versions(documents_bucket(), prefix=f"{KB_PREFIX}{kb_id}/")
     with db.connection() as conn:
         KnowledgeRepository(conn).delete_kb(caller.user_id, kb_id)
+        # Its own HNSW index (when it had grown one) goes with it.
+        from claw_ai.retrieval.vector_index import drop_index
+
+        drop_index(conn, kb_id)
     # Conversations that used it now have no knowledge base (ON DELETE SET NULL).
     conversations_changed(caller.user_id)
     logger.info("knowledge base deleted", extra={"kb_id": kb_id, "objects_removed": removed})

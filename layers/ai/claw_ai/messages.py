@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 Role: TypeAlias = Literal["system", "user", "assistant"]
@@ -17,6 +17,9 @@ class ChatMessage:
 
     role: Role
     content: str
+    tokens: int | None = field(default=None, compare=False)
+    """The content's token count when already known (stored with the message), so a history
+    is not tokenised again to fit the prompt budget; None: count it."""
 
     def to_dict(self) -> dict[str, str]:
         """The wire form every OpenAI-style chat API takes."""

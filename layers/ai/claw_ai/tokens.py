@@ -121,7 +121,9 @@ def fit_history(
     tail = ChatMessage(role="user", content=question) if isinstance(question, str) else question
 
     def cost(message: ChatMessage) -> int:
-        return count_tokens(message.content, tokenizer_name=tokenizer_name) + MESSAGE_OVERHEAD_TOKENS
+        known = message.tokens
+        counted = known if known is not None else count_tokens(message.content, tokenizer_name=tokenizer_name)
+        return counted + MESSAGE_OVERHEAD_TOKENS
 
     used = REPLY_PRIMING_TOKENS + sum(cost(m) for m in head) + cost(tail)
     kept: list[ChatMessage] = []

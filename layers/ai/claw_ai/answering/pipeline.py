@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 from claw_ai import runtime_config
 from claw_ai.answer_cache import AnswerCache, CachedAnswer, cache_key
@@ -125,8 +126,12 @@ def generate(
     deadline_s: float | None,
     on_delta: OnDelta | None = None,
     grounding: Grounding | None = None,
+    conn: Any = None,
 ) -> tuple[Answer, str]:
     """The answer to ``messages``: from the cache, else (quota permitting) from the model. No writes.
+
+    ``conn``: the request's connection for the quota check (its transaction is committed before
+    the model is called); without it a pooled connection is checked out for the check.
 
     With ``on_delta`` the model is streamed and each piece of text goes to ``on_delta`` as it
     arrives; a cached answer is handed over in small pieces too. Returns the answer and its cache key.
@@ -156,8 +161,12 @@ def generate(
         return Answer(hit.content, hit.model, True, Usage.of(0, 0), Decimal(0), latency, sources, "stop"), key
     metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
     emit_metric("CacheMiss", MetricUnit.Count, 1, cache="answer")
-    with db.connection() as conn:
+    if conn is not None:
         check_quota(conn, payer.user_id, payer.tier)
+        conn.commit()
+    else:
+        with db.connection() as own:
+            check_quota(own, payer.user_id, payer.tier)
     context = [s.to_passage() for s in sources]
     deadline = DEFAULT_DEADLINE_S if deadline_s is None else deadline_s
     if on_delta is None:

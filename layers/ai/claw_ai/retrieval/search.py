@@ -203,13 +203,16 @@ def _vector_candidates(
     conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, limit)}")
     conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
     conn.execute(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}")
+    # Large knowledge bases have a partial HNSW index (WHERE kb_id = ...): a custom plan sees the
+    # kb id and can prove the predicate; small ones are searched exactly (claw_ai.retrieval.vector_index).
+    conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
     return conn.execute(
         """WITH nearest AS MATERIALIZED (
-               SELECT c.document_id, c.chunk_index, c.embedding <=> %(v)s AS distance
+               SELECT c.document_id, c.chunk_index, c.embedding <=> %(v)s::halfvec AS distance
                  FROM chunks c
                 WHERE c.owner_id = %(owner)s AND c.kb_id = ANY(%(kbs)s::uuid[])
                   AND c.document_id <> ALL(%(excluded)s::uuid[])
-                ORDER BY c.embedding <=> %(v)s
+                ORDER BY c.embedding <=> %(v)s::halfvec
                 LIMIT %(n)s)
            SELECT document_id::text AS document_id, chunk_index, distance
              FROM nearest

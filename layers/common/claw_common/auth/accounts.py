@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from claw_common.auth import tokens
+from claw_common.auth import credentials as tokens
 from claw_common.errors import Conflict
 from claw_common.observability import logger
 

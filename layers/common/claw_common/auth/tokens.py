@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -31,6 +29,24 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from joserfc.jws import JWSRegistry
 
+from claw_common.auth.credentials import (  # noqa: F401 - re-exported: the authorizer and auth API use them here
+    API_KEY_LOOKUP_TTL_S,
+    API_KEY_PREFIX,
+    API_KEY_VISIBLE_CHARS,
+    PRINCIPAL_CACHE_TTL_S,
+    NewApiKey,
+    api_key_lookup_key,
+    api_key_state_key,
+    decode_state,
+    encode_state,
+    generate_api_key,
+    generate_refresh_token,
+    is_user_id,
+    looks_like_api_key,
+    sha256_hex,
+    user_state_key,
+)
+
 ACCESS_TOKEN_ALG = "HS256"
 # Clock skew tolerated on exp/nbf/iat; the brief caps it at 30 s.
 LEEWAY_S = 30
@@ -40,19 +56,8 @@ MAX_TOKEN_LENGTH = 4096
 MIN_SECRET_BYTES = 32
 _KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Header parameters we understand; anything listed in "crit" must be one of these (none are).
 _UNDERSTOOD_CRIT: frozenset[str] = frozenset()
-
-API_KEY_PREFIX = "claw_"
-# claw_<8 hex public id>_<43 chars of secret>: the first 13 characters are the visible prefix.
-_API_KEY = re.compile(r"^claw_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$")
-API_KEY_VISIBLE_CHARS = 13
-
-# Redis entries shared by the authorizer (which fills them) and the APIs (which read and
-# invalidate them). Short TTLs bound how stale a missed invalidation can be.
-PRINCIPAL_CACHE_TTL_S = 30
-API_KEY_LOOKUP_TTL_S = 300
 
 
 class TokenError(Exception):
@@ -235,7 +240,7 @@ def verify_access_token(
     """
     claims = verified_claims(ring, token, issuer=issuer, audience=audience, now=now)
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not _UUID.match(sub):
+    if not is_user_id(sub):
         raise TokenError("sub is not a user id")
     return AccessClaims(
         sub=sub,
@@ -306,74 +311,3 @@ def verified_claims(ring: KeyRing, token: str, *, issuer: str, audience: str, no
     if not isinstance(exp, int) or not isinstance(iat, int) or isinstance(exp, bool) or isinstance(iat, bool):
         raise TokenError("exp/iat must be integers")
     return claims
-
-
-def is_user_id(value: object) -> bool:
-    """True for a canonical (lower-case) UUID string, the platform's id kind."""
-    return isinstance(value, str) and _UUID.match(value) is not None
-
-
-# ---------------------------------------------------------------- API keys and refresh tokens
-
-
-def sha256_hex(value: str) -> str:
-    """The stored form of an API key or refresh token (both are 256-bit random, so a plain,
-    fast hash is enough: there is nothing to brute-force)."""
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class NewApiKey:
-    key: str
-    prefix: str
-    key_hash: str
-
-
-def generate_api_key() -> NewApiKey:
-    """A new API key: ``claw_<8 hex>_<43 url-safe chars>`` (256 bits of secret)."""
-    key = f"{API_KEY_PREFIX}{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}"
-    return NewApiKey(key=key, prefix=key[:API_KEY_VISIBLE_CHARS], key_hash=sha256_hex(key))
-
-
-def looks_like_api_key(value: str) -> bool:
-    """True when ``value`` has the exact shape of one of our API keys."""
-    return len(value) < 100 and _API_KEY.match(value) is not None
-
-
-def generate_refresh_token() -> tuple[str, str]:
-    """A new opaque refresh token and its stored hash."""
-    token = secrets.token_urlsafe(32)
-    return token, sha256_hex(token)
-
-
-# ---------------------------------------------------------------- principal state cache (Redis)
-
-
-def user_state_key(user_id: str) -> str:
-    """Redis key of a user's cached ``{"active", "role", "tier"}``."""
-    return f"claw:auth:user:{user_id}"
-
-
-def api_key_state_key(key_id: str) -> str:
-    """Redis key of an API key's cached ``{"user_id", "active"}``."""
-    return f"claw:auth:apikey:{key_id}"
-
-
-def api_key_lookup_key(key_hash: str) -> str:
-    """Redis key mapping an API key's hash to its id (immutable, so it may live longer)."""
-    return f"claw:auth:apikey-hash:{key_hash}"
-
-
-def encode_state(state: Mapping[str, Any]) -> bytes:
-    return json.dumps(dict(state), separators=(",", ":")).encode()
-
-
-def decode_state(raw: bytes | str | None) -> dict[str, Any] | None:
-    """A cached state, or None when missing or unreadable (then the caller asks the database)."""
-    if raw is None:
-        return None
-    try:
-        value = json.loads(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None

@@ -18,7 +18,6 @@ is unreachable.
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
@@ -137,7 +136,8 @@ def get_config(key: str) -> Any | None:
     """The JSON value of config ``key`` (decrypted if sensitive), or None when it is unset.
 
     Never raises because Redis is down; raises ``DependencyUnavailable`` when the database
-    (or KMS, for a sensitive key) is unreachable. Returns a copy: callers may mutate it.
+    (or KMS, for a sensitive key) is unreachable. The value is this process's cached object,
+    shared by every reader (no copy per read): treat it as read-only, copy before changing it.
     """
     from claw_common.settings import get_settings
 
@@ -146,7 +146,7 @@ def get_config(key: str) -> Any | None:
     with _local_lock:
         hit = _local.get(key)
     if hit is not None and hit[0] > now:
-        return copy.deepcopy(hit[1])
+        return hit[1]
 
     entry = _redis_get(key)
     if entry is None:
@@ -156,7 +156,7 @@ def get_config(key: str) -> Any | None:
     if ttl > 0:
         with _local_lock:
             _local[key] = (now + ttl, value)
-    return copy.deepcopy(value)
+    return value
 
 
 def forget_local(key: str | None = None) -> None:

@@ -22,13 +22,17 @@ if TYPE_CHECKING:
 
 
 def _configure(conn: psycopg.Connection) -> None:
-    from pgvector.psycopg import register_vector
-
     settings = get_settings()
     try:
-        register_vector(conn)
-    except Exception:  # noqa: BLE001 - before the first migration the type does not exist yet
-        conn.rollback()
+        # pgvector comes with the AI layer: functions without it (auth, config) never read vectors.
+        from pgvector.psycopg import register_vector
+    except ImportError:
+        pass
+    else:
+        try:
+            register_vector(conn)
+        except Exception:  # noqa: BLE001 - before the first migration the type does not exist yet
+            conn.rollback()
     conn.execute(f"SET statement_timeout = {int(settings.db_statement_timeout_ms)}")
     conn.commit()
 

@@ -172,6 +172,25 @@ def install_problem_handlers(app: FastAPI) -> None:
         return ProblemResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
+async def _call_inline(func: Any, *args: Any, **kwargs: Any) -> Any:
+    return func(*args, **kwargs)
+
+
+def run_sync_inline() -> None:
+    """Sync endpoints and dependencies run on the request's own thread, not anyio's thread pool.
+
+    An execution environment serves one request at a time and Mangum gives each its own
+    event loop, so the pool buys no concurrency: it only costs a worker thread at the first
+    request and a hand-off (two context switches) for every sync endpoint and dependency.
+    FastAPI looks the helper up in these two modules when a request comes in.
+    """
+    import fastapi.dependencies.utils
+    import fastapi.routing
+
+    fastapi.routing.run_in_threadpool = _call_inline  # type: ignore[assignment]
+    fastapi.dependencies.utils.run_in_threadpool = _call_inline  # type: ignore[assignment]
+
+
 def create_app(title: str, description: str = "", openapi_path: str | None = None) -> FastAPI:
     """A FastAPI app with CLAW.AI's error mapping, request ids and rate limits.
 
@@ -189,6 +208,7 @@ def create_app(title: str, description: str = "", openapi_path: str | None = Non
         redirect_slashes=False,
     )
     install_problem_handlers(app)
+    run_sync_inline()
     # Added first, so it runs inside the request-id middleware: 429/403/503 carry X-Request-Id.
     from claw_common.ratelimit.middleware import RateLimitMiddleware
 

@@ -1,0 +1,132 @@
+"""Per-knowledge-base vector indexes: exact search while small, a partial HNSW index once large.
+
+There is no global HNSW index on ``chunks`` (docs/vector-store.md): a query always filters by
+one knowledge base, so a global graph is never the planner's choice at a knowledge base's
+size, while every insert pays for it. Instead:
+
+* a knowledge base below :data:`HNSW_MIN_CHUNKS` is searched exactly (the ``kb_id`` index,
+  then the distance of each of its rows; ``halfvec`` rows are inline, so that is a few ms);
+* at :data:`HNSW_MIN_CHUNKS` chunks ingest builds ``chunks_hnsw_<kb id>``, an HNSW index over
+  that knowledge base's rows only (``WHERE kb_id = ...``), which the planner uses for its
+  queries (the search sets ``plan_cache_mode = force_custom_plan`` so it sees the kb id);
+* deleting the knowledge base drops its index (:func:`drop_index`).
+
+Builds run ``CREATE INDEX CONCURRENTLY`` on their own autocommit connection, so ingest of other
+documents (and of this knowledge base) keeps writing meanwhile; ``maintenance_work_mem`` is
+sized so the graph is built in memory. An interrupted build leaves an invalid index, which
+the next call drops and builds again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+HNSW_MIN_CHUNKS = 2_000
+"""Chunks from which a knowledge base gets its own HNSW index (benchmarks/retrieval.py: exact
+search over ``halfvec`` stays under ~5 ms p95 below it on the reference machine)."""
+HNSW_OPTIONS = "m = 16, ef_construction = 64"
+BUILD_MEMORY = "256MB"
+"""``maintenance_work_mem`` of a build: an HNSW graph of 100k 512-d halfvec rows is ~150 MB;
+past it pgvector builds on disk, several times slower."""
+
+
+def index_name(kb_id: str) -> str:
+    """``chunks_hnsw_<32 hex>``: the knowledge base id is a UUID (checked), never free text."""
+    return "chunks_hnsw_" + uuid.UUID(str(kb_id)).hex
+
+
+def index_state(conn: Any, kb_id: str) -> str:
+    """``"none"``, ``"valid"`` or ``"invalid"`` (a build that did not finish)."""
+    row = conn.execute(
+        """SELECT i.indisvalid AS valid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+            WHERE c.relname = %s AND c.relkind = 'i'""",
+        (index_name(kb_id),),
+    ).fetchone()
+    if row is None:
+        return "none"
+    valid = row["valid"] if isinstance(row, dict) else row[0]
+    return "valid" if valid else "invalid"
+
+
+def chunk_count(conn: Any, kb_id: str) -> int:
+    row = conn.execute("SELECT count(*) AS n FROM chunks WHERE kb_id = %s", (str(kb_id),)).fetchone()
+    return int(row["n"] if isinstance(row, dict) else row[0])
+
+
+def build_index(conn: Any, kb_id: str, *, concurrently: bool = True) -> None:
+    """Build the knowledge base's partial HNSW index on ``conn`` (autocommit; no-op if a valid one exists)."""
+    name = index_name(kb_id)
+    kb = str(uuid.UUID(str(kb_id)))
+    how = "CONCURRENTLY " if concurrently else ""
+    state = index_state(conn, kb)
+    if state == "valid":
+        return
+    if state == "invalid":
+        conn.execute(f"DROP INDEX {how}IF EXISTS {name}")
+    conn.execute(f"SET maintenance_work_mem = '{BUILD_MEMORY}'")
+    conn.execute(
+        f"CREATE INDEX {how}IF NOT EXISTS {name} ON chunks USING hnsw (embedding halfvec_cosine_ops) "
+        f"WITH ({HNSW_OPTIONS}) WHERE kb_id = '{kb}'::uuid"
+    )
+    conn.execute("RESET maintenance_work_mem")
+
+
+def ensure_index(kb_id: str, *, conn: Any = None, database_url: str | None = None) -> bool:
+    """After chunks were written (and committed): build the index when the knowledge base has
+    reached the size for one. True when the knowledge base has (now) an index.
+
+    ``conn`` (optional, e.g. the pooled connection of the request) is used for the two cheap
+    checks and committed before a build: a concurrent build waits for every open transaction on
+    ``chunks``, so the build runs on an autocommit connection of its own."""
+    if conn is not None:
+        needed = _needs_index(conn, kb_id)
+        conn.commit()
+        if needed is None:
+            return True
+        if not needed:
+            return False
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(database_url or _database_url(), autocommit=True, row_factory=dict_row) as own:
+        needed = _needs_index(own, kb_id)
+        if needed is None:
+            return True
+        if not needed:
+            return False
+        build_index(own, kb_id)
+    return True
+
+
+def _needs_index(conn: Any, kb_id: str) -> bool | None:
+    """None: a valid index exists; True: none yet and the knowledge base is large enough."""
+    if index_state(conn, kb_id) == "valid":
+        return None
+    return chunk_count(conn, kb_id) >= HNSW_MIN_CHUNKS
+
+
+def drop_index(conn: Any, kb_id: str) -> None:
+    """Drop the knowledge base's index (with the knowledge base: its rows are gone)."""
+    conn.execute(f"DROP INDEX IF EXISTS {index_name(kb_id)}")
+
+
+def drop_orphans(conn: Any) -> list[str]:
+    """Drop indexes whose knowledge base no longer exists; the names dropped."""
+    rows = conn.execute(
+        """SELECT c.relname AS name FROM pg_class c
+            WHERE c.relkind = 'i' AND c.relname LIKE 'chunks\\_hnsw\\_%'
+              AND NOT EXISTS (SELECT 1 FROM knowledge_bases k
+                               WHERE 'chunks_hnsw_' || replace(k.id::text, '-', '') = c.relname)"""
+    ).fetchall()
+    names = [r["name"] if isinstance(r, dict) else r[0] for r in rows]
+    for name in names:
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+    return names
+
+
+def _database_url() -> str:
+    """The deployment's connection URL (from DATABASE_URL or the database secret)."""
+    from claw_common.data.credentials import database_credentials
+
+    return database_credentials().url()

@@ -1,0 +1,111 @@
+"""The vector store: halfvec rows, no global HNSW, a partial HNSW index per large knowledge base
+that the search uses, built at the threshold and dropped with the knowledge base."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.support.users import insert_user
+
+
+def _kb_with_chunks(db: Any, n: int, dim: int, rng: np.random.Generator) -> tuple[str, str, np.ndarray]:
+    from pgvector import HalfVector
+
+    owner = insert_user(db, prefix="vecidx").id
+    kb = db.execute(
+        "INSERT INTO knowledge_bases (owner_id, name) VALUES (%s, 'vector index') RETURNING id::text AS id", (owner,)
+    ).fetchone()["id"]
+    doc = db.execute(
+        """INSERT INTO documents (kb_id, owner_id, title, filename, s3_bucket, s3_key, status)
+           VALUES (%s, %s, 'doc', 'doc.md', 'test', %s, 'ready') RETURNING id""",
+        (kb, owner, f"kb/{kb}/{uuid.uuid4().hex}.md"),
+    ).fetchone()["id"]
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with (
+        db.cursor() as cur,
+        cur.copy(
+            "COPY chunks (document_id, chunk_index, kb_id, owner_id, text, search_text, embedding) FROM STDIN"
+        ) as copy,
+    ):
+        for i, v in enumerate(vectors):
+            copy.write_row((doc, i, kb, owner, f"chunk {i}", f"chunk {i}", HalfVector(v).to_text()))
+    db.execute("ANALYZE chunks")
+    return owner, kb, vectors
+
+
+def test_embeddings_are_halfvec_without_a_global_index(db: Any) -> None:
+    column = db.execute(
+        """SELECT format_type(atttypid, atttypmod) AS type, attstorage AS storage FROM pg_attribute
+            WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'"""
+    ).fetchone()
+    assert column["type"].startswith("halfvec(")
+    assert column["storage"] == "p"  # plain: inline, never TOASTed
+    assert db.execute("SELECT to_regclass('chunks_embedding_hnsw_idx') AS idx").fetchone()["idx"] is None
+
+
+def test_a_large_knowledge_base_gets_its_own_index_the_search_uses_and_loses_it_with_the_kb(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from psycopg.rows import dict_row
+
+    from claw_ai.retrieval import vector_index
+    from claw_ai.retrieval.search import search_chunks
+
+    dim = int(
+        db.execute(
+            "SELECT atttypmod AS dim FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'"
+        ).fetchone()["dim"]
+    )
+    rng = np.random.default_rng(3)
+    monkeypatch.setattr(vector_index, "HNSW_MIN_CHUNKS", 300)
+    _, small_kb, _ = _kb_with_chunks(db, 50, dim, rng)
+    owner_big, big_kb, vectors = _kb_with_chunks(db, 400, dim, rng)
+
+    assert vector_index.ensure_index(small_kb) is False
+    assert vector_index.index_state(db, small_kb) == "none"
+    assert vector_index.ensure_index(big_kb) is True
+    assert vector_index.index_state(db, big_kb) == "valid"
+    definition = db.execute(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = %s", (vector_index.index_name(big_kb),)
+    ).fetchone()["indexdef"]
+    assert "halfvec_cosine_ops" in definition and big_kb in definition
+
+    class Fixed:
+        name = "fixed"
+
+        def embed_query(self, text: str) -> Any:
+            return vectors[7]
+
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    with psycopg.connect(db.info.dsn, row_factory=dict_row) as conn:
+        register_vector(conn)
+        # The search statement, as search_chunks runs it, can use the partial index (its predicate
+        # is proven from the kb id). At 400 rows an exact sort is cheaper, so the sort is ruled out.
+        with conn.transaction():
+            conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            conn.execute("SET LOCAL enable_sort = off")
+            plan = conn.execute(
+                """EXPLAIN SELECT c.document_id FROM chunks c
+                    WHERE c.owner_id = %(owner)s AND c.kb_id = ANY(%(kbs)s::uuid[])
+                    ORDER BY c.embedding <=> %(v)s::halfvec LIMIT 10""",
+                {"owner": owner_big, "kbs": [big_kb], "v": vectors[7]},
+            ).fetchall()
+        assert vector_index.index_name(big_kb) in " ".join(str(next(iter(r.values()))) for r in plan)
+        hits = search_chunks(
+            conn, embedder=Fixed(), owner_id=owner_big, kb_ids=[big_kb], question="q", top_k=5, mode="vector"
+        )
+        assert hits[0].chunk_index == 7
+
+    vector_index.drop_index(db, big_kb)
+    assert vector_index.index_state(db, big_kb) == "none"
+    vector_index.ensure_index(big_kb)
+    db.execute("DELETE FROM knowledge_bases WHERE id = %s", (big_kb,))
+    assert vector_index.index_name(big_kb) in vector_index.drop_orphans(db)
+    assert vector_index.index_state(db, big_kb) == "none"
