@@ -39,6 +39,7 @@ from aws_lambda_powertools import Logger
 
 from authorizer_app.config import AuthorizerConfig
 from claw_common.auth import tokens
+from claw_common.http.client_ip import event_source_ip
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "authorizer", utc=True)
 
@@ -327,7 +328,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             extra={
                 "reason": str(denied),
                 "request_id": request_context.get("requestId"),
-                "source_ip": (request_context.get("identity") or {}).get("sourceIp"),
+                "source_ip": event_source_ip(event),
             },
         )
         raise Exception("Unauthorized") from None

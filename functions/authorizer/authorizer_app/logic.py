@@ -12,7 +12,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from authorizer_app.models import UserOut
 from authorizer_app.repository import ApiKeyRepository, RefreshTokenRepository
@@ -283,15 +285,20 @@ def user_cursor(user: UserRecord) -> str:
     return encode_cursor({"c": user.created_at.isoformat(), "i": user.id})
 
 
+class UserPosition(BaseModel):
+    """The position in the users list (by creation time, then id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    c: datetime
+    i: Annotated[str, Field(strict=True, max_length=64)]
+
+
 def user_position(cursor: str) -> tuple[datetime, str]:
-    data = decode_cursor(cursor)
-    try:
-        created, user_id = datetime.fromisoformat(data["c"]), str(data["i"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise invalid_cursor() from exc
-    if not tokens.is_user_id(user_id):
+    position = decode_cursor(cursor, UserPosition)
+    if not tokens.is_user_id(position.i):
         raise invalid_cursor()
-    return created, user_id
+    return position.c, position.i
 
 
 def list_users(ctx: AuthContext, *, limit: int, cursor: str | None) -> tuple[list[UserRecord], str | None]:

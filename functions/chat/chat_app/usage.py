@@ -5,19 +5,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from chat_app import usage_logic as logic
 from chat_app.models import UUID_PATTERN, UsageReport
-from claw_common.auth.caller import Caller
-from claw_common.http.security import current_caller
+from claw_common.http.security import CallerDep
 
 router = APIRouter(tags=["usage"])
 
 
 @router.get("/usage", response_model=UsageReport, summary="Tokens and cost by day and model, with the month's quota")
 def usage(
-    caller: Annotated[Caller, Depends(current_caller)],
+    caller: CallerDep,
     start: Annotated[date | None, Query(description="First day (UTC), default 29 days before end.")] = None,
     end: Annotated[date | None, Query(description="Last day (UTC), default today.")] = None,
     user_id: Annotated[str | None, Query(pattern=UUID_PATTERN, description="Another user (admins only).")] = None,

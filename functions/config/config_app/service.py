@@ -17,8 +17,8 @@ from claw_common.config.envelope import Sealed, seal, unseal
 from claw_common.config.reader import drop_caches, entry_from_row, forget_local, publish_entry
 from claw_common.config.schema import is_valid_key, value_errors
 from claw_common.data import db
-from claw_common.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from claw_common.http.pagination import decode_cursor, encode_cursor
+from claw_common.errors import Conflict, NotFound, ValidationFailed
+from claw_common.http.pagination import KeyPosition, SeqPosition, encode_cursor, optional_position
 from claw_common.observability import MetricUnit, logger, metrics
 from config_app import repository as repo
 from config_app.models import MASK, ConfigCreate, ConfigUpdate, ExportRequest, ImportItem, ImportRequest
@@ -38,11 +38,6 @@ class State:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def page_position(cursor: str | None) -> Any:
-    """The position inside an opaque cursor, or None for the first page."""
-    return decode_cursor(cursor) if cursor else None
 
 
 def masked_value(row: Row) -> Any:
@@ -182,7 +177,7 @@ def _count(name: str) -> None:
 
 def list_configs(*, limit: int, cursor: str | None, prefix: str | None) -> dict[str, Any]:
     """Admins' list: every live key in key order, sensitive values masked."""
-    after = page_position(cursor)
+    after = optional_position(cursor, KeyPosition)
     with db.connection() as conn:
         rows = repo.list_live(conn, after=after, limit=limit + 1, prefix=prefix)
     page = rows[:limit]
@@ -194,7 +189,7 @@ def list_configs(*, limit: int, cursor: str | None, prefix: str | None) -> dict[
 
 def list_public(*, limit: int, cursor: str | None) -> dict[str, Any]:
     """Public keys, for anyone (never a sensitive one)."""
-    after = page_position(cursor)
+    after = optional_position(cursor, KeyPosition)
     with db.connection() as conn:
         rows = repo.list_live(conn, after=after, limit=limit + 1, public_only=True)
     page = rows[:limit]
@@ -234,7 +229,7 @@ def get_config(key: str, caller: Caller, *, reveal: bool, request_id: str | None
 
 def history(key: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
     """History of a key, newest first (also after it was deleted)."""
-    before = page_position(cursor)
+    before = optional_position(cursor, SeqPosition)
     if not is_valid_key(key):
         raise NotFound(f"Config {key!r} was not found.")
     with db.connection() as conn:
@@ -272,9 +267,7 @@ def audit_log(
     cursor: str | None,
 ) -> dict[str, Any]:
     """The audit trail, newest first, filtered by key, actor, action and time."""
-    before_id = page_position(cursor)
-    if before_id is not None and not isinstance(before_id, int):
-        raise BadRequest("The cursor is not valid.")
+    before_id = optional_position(cursor, SeqPosition)
     with db.connection() as conn:
         rows = repo.audit(
             conn, key=key, actor=actor, action=action, since=since, until=until, before_id=before_id, limit=limit + 1

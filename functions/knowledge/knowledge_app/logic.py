@@ -34,7 +34,7 @@ from claw_common.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from claw_common.http.pagination import decode_cursor, encode_cursor, invalid_cursor
+from claw_common.http.pagination import ChunkPosition, TimeIdPosition, decode_cursor, encode_cursor
 from claw_common.observability import MetricUnit, logger, metrics
 from claw_common.settings import get_settings
 from knowledge_app.models import (
@@ -87,14 +87,8 @@ def _uuid_or_404(value: str, missing: NotFound) -> str:
 def _keyset_after(cursor: str | None) -> tuple[datetime, str] | None:
     if not cursor:
         return None
-    data = decode_cursor(cursor)
-    try:
-        at, ident = datetime.fromisoformat(data["at"]), str(data["id"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise invalid_cursor() from exc
-    if not _UUID.match(ident):
-        raise invalid_cursor()
-    return at, ident
+    position = decode_cursor(cursor, TimeIdPosition)
+    return position.at, str(position.id)
 
 
 def _page(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
@@ -437,10 +431,7 @@ def list_chunks(caller: Caller, kb_id: str, document_id: str, *, limit: int, cur
     document_id = _uuid_or_404(document_id, _doc_not_found())
     after_index: int | None = None
     if cursor:
-        data = decode_cursor(cursor)
-        if not isinstance(data, dict) or not isinstance(data.get("i"), int):
-            raise invalid_cursor()
-        after_index = data["i"]
+        after_index = decode_cursor(cursor, ChunkPosition).i
     with db.connection() as conn:
         _owned_document(conn, caller, kb_id, document_id)
         rows = KnowledgeRepository(conn).list_chunks(

@@ -10,13 +10,14 @@ import time
 import uuid
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from claw_common.auth.caller import caller_from_event
 from claw_common.errors import PROBLEM_CONTENT_TYPE, ClawError, problem, status_title
+from claw_common.http.hygiene import clean_input
 from claw_common.observability import MetricUnit, emit_metric, logger, metrics
 
 API_PREFIX = "/api/v1"
@@ -151,11 +152,58 @@ def install_problem_handlers(app: FastAPI) -> None:
         return ProblemResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An RFC 9457 problem: what went wrong, for people (title, detail) and programs (type, status).",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "A URI naming the kind of problem."},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "description": "The request path."},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "Field errors of a 422: where (loc), what (msg) and its kind (type).",
+            "items": {"type": "object"},
+        },
+    },
+    "additionalProperties": True,
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"description": "The request was refused (problem+json: 400, 401, 403, 404, 405, 409, 413, 415, 422, 429)."},
+    "5XX": {"description": "A dependency failed or timed out (problem+json: 500, 502, 503 with Retry-After, 504)."},
+}
+"""Declared on every route: every error of every API is a problem+json document."""
+
+
+def _declare_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every 4xx/5xx response of the document is problem+json (routes only give descriptions)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in (operation.get("responses") or {}).items():
+                if str(code)[0] in "45":
+                    response["content"] = {PROBLEM_CONTENT_TYPE: {"schema": PROBLEM_SCHEMA}}
+    return schema
+
+
+def _openapi_with_problems(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _declare_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(title: str, description: str = "", openapi_path: str | None = None) -> FastAPI:
-    """A FastAPI app with CLAW.AI's error mapping, request ids and rate limits.
+    """A FastAPI app with CLAW.AI's error mapping, request ids, input hygiene and rate limits.
 
     ``openapi_path`` (under /api/v1) publishes the function's OpenAPI document on a route
-    the template sends to that function.
+    the template sends to that function; its error responses are declared as problem+json.
     """
     app = FastAPI(
         title=title,
@@ -165,7 +213,10 @@ def create_app(title: str, description: str = "", openapi_path: str | None = Non
         docs_url=None,
         redoc_url=None,
         default_response_class=JSONResponse,
+        dependencies=[Depends(clean_input)],
+        responses=ERROR_RESPONSES,
     )
+    _openapi_with_problems(app)
     install_problem_handlers(app)
     # Added first, so it runs inside the request-id middleware: 429/403/503 carry X-Request-Id.
     from claw_common.ratelimit.middleware import RateLimitMiddleware
