@@ -84,24 +84,33 @@ class Database:
         self._conn: Any = None
 
     def _connect(self) -> Any:
-        import psycopg
+        from claw_common.data.deadline import DeadlineConnection, deadline_for
 
-        return psycopg.connect(
+        conn = DeadlineConnection.connect(
             self.url,
             autocommit=True,
-            connect_timeout=3,
+            connect_timeout=2,
             application_name="claw-authorizer",
             options=f"-c statement_timeout={int(self.statement_timeout_ms)}",
         )
+        # Client-side too: a hung server must not hold the authorizer past its 5 s.
+        conn.deadline_s = deadline_for(self.statement_timeout_ms)
+        return conn
 
     def fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         import psycopg
+
+        from claw_common.data.deadline import DatabaseDeadlineExceeded
 
         for attempt in (1, 2):
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = self._connect()
                 return self._conn.execute(sql, params).fetchone()
+            except DatabaseDeadlineExceeded:
+                # A hung server, not a dead connection: reconnecting would only wait again.
+                self._conn = None
+                raise
             except (psycopg.OperationalError, psycopg.InterfaceError):
                 # A connection that died while the container was frozen: reconnect once.
                 if self._conn is not None:
@@ -123,15 +132,10 @@ def database() -> Database:
 
 @lru_cache(maxsize=1)
 def cache() -> Any:
-    import redis
+    from claw_common.data.redis_client import guarded_redis
 
     cfg = config()
-    return redis.Redis.from_url(
-        cfg.redis_url,
-        socket_timeout=cfg.redis_timeout_s,
-        socket_connect_timeout=cfg.redis_timeout_s,
-        health_check_interval=30,
-    )
+    return guarded_redis(cfg.redis_url, cfg.redis_timeout_s)
 
 
 def _cache_get(key: str) -> dict[str, Any] | None:

@@ -295,7 +295,7 @@ class UserPosition(BaseModel):
 
 
 def user_position(cursor: str) -> tuple[datetime, str]:
-    position = decode_cursor(cursor, UserPosition)
+    position: UserPosition = decode_cursor(cursor, UserPosition)
     if not tokens.is_user_id(position.i):
         raise invalid_cursor()
     return position.c, position.i

@@ -34,7 +34,7 @@ from claw_common.data import db
 from claw_common.errors import ClawError, Forbidden, Unauthorized, ValidationFailed
 from claw_common.http.client_ip import UNKNOWN_IP, event_source_ip
 from claw_common.http.hygiene import control_character_errors, refuse_control_characters
-from claw_common.observability import MetricUnit, logger, metrics
+from claw_common.observability import MetricUnit, log_unhandled, logger, metrics
 
 CLOSE_RESERVE_S = 0.5
 """Time kept back at the end of an invocation: the last frames must be posted before it ends."""
@@ -79,9 +79,9 @@ def handle_websocket_event(event: dict[str, Any], context: Any, *, deps: AnswerD
     )
     try:
         return _dispatch(event, context, deps)
-    except Exception:  # noqa: BLE001 - logged with its trace here; the client only sees the status
+    except Exception as exc:  # noqa: BLE001 - logged with its trace here; the client only sees the status
         # Never a stack trace to the client; API Gateway refuses a $connect that does not answer 200.
-        logger.exception("websocket event failed")
+        log_unhandled("websocket event failed", exc)
         return {"statusCode": 500}
 
 
@@ -226,8 +226,8 @@ def on_chat(event: dict[str, Any], context: Any, *, deps: AnswerDeps | None = No
     except ClawError as exc:
         # Text already streamed belongs to no stored answer: the error frame tells the client to drop it.
         frames.frame(error_frame(exc, conversation_id=action.conversation_id))
-    except Exception:  # noqa: BLE001 - logged here; the client gets a 500 error frame, never a trace
-        logger.exception("streamed chat failed")
+    except Exception as exc:  # noqa: BLE001 - logged here; the client gets a 500 error frame, never a trace
+        log_unhandled("streamed chat failed", exc)
         frames.frame(error_frame(ClawError("An unexpected error occurred."), conversation_id=action.conversation_id))
     else:
         done = result.model_dump(mode="json")

@@ -53,6 +53,8 @@ and a synchronous Lambda invocation carries at most 6 MB, so about 4.4 MB of fil
 ceiling; 4 MB leaves room for the multipart framing. Larger files use the presigned URL."""
 MAX_TEXT_BYTES = 4 * MB
 UPLOAD_URL_EXPIRES_S = 900
+# A pending document with no object this long after its upload grant was issued was never uploaded.
+UPLOAD_GRANT_EXPIRED_S = UPLOAD_URL_EXPIRES_S + 60
 TIER_MAX_BYTES = {"free": 10 * MB, "pro": 50 * MB, "enterprise": 200 * MB}
 """Largest file per tier; mirrors ``ingest_app.parsers`` (a unit test keeps them equal). The
 ingest function enforces it again from the object's HEAD, and config ``ingest.limits``
@@ -391,6 +393,7 @@ def list_documents(
     after = _keyset_after(cursor)
     with db.connection() as conn:
         _owned_kb(conn, caller, kb_id)
+        KnowledgeRepository(conn).expire_unused_uploads(caller.user_id, kb_id, UPLOAD_GRANT_EXPIRED_S)
         rows = KnowledgeRepository(conn).list_documents(
             caller.user_id, kb_id, limit=limit + 1, status=status, after=after
         )
@@ -410,6 +413,7 @@ def get_document(caller: Caller, kb_id: str, document_id: str) -> dict[str, Any]
     kb_id = _uuid_or_404(kb_id, _kb_not_found())
     document_id = _uuid_or_404(document_id, _doc_not_found())
     with db.connection() as conn:
+        KnowledgeRepository(conn).expire_unused_uploads(caller.user_id, kb_id, UPLOAD_GRANT_EXPIRED_S)
         return document_out(_owned_document(conn, caller, kb_id, document_id))
 
 
@@ -480,6 +484,7 @@ def reindex_document(caller: Caller, kb_id: str, document_id: str) -> dict[str, 
         ContentType=head.get("ContentType") or "application/octet-stream",
     )
     with db.connection() as conn:
+        KnowledgeRepository(conn).expire_unused_uploads(caller.user_id, kb_id, UPLOAD_GRANT_EXPIRED_S)
         return document_out(_owned_document(conn, caller, kb_id, document_id))
 
 

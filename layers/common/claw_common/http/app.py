@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from claw_common.auth.caller import caller_from_event
 from claw_common.errors import PROBLEM_CONTENT_TYPE, ClawError, problem, status_title
 from claw_common.http.hygiene import clean_input
-from claw_common.observability import MetricUnit, emit_metric, logger, metrics
+from claw_common.observability import MetricUnit, emit_metric, log_unhandled, logger, metrics
 
 API_PREFIX = "/api/v1"
 
@@ -66,8 +66,8 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            logger.exception("unhandled error", extra={"path": scope.get("path")})
+        except Exception as exc:
+            log_unhandled("unhandled error", exc, path=scope.get("path"))
             if started:
                 raise
             body = problem(500, detail="An unexpected error occurred.", instance=scope.get("path"))

@@ -13,15 +13,13 @@ import binascii
 import json
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from claw_common.errors import ValidationFailed
-
-T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (at most 100).")]
 """The ``limit`` query parameter of every list (give the default at the route: ``limit: Limit = 20``)."""
@@ -74,16 +72,16 @@ def _adapter(shape: Any) -> TypeAdapter[Any]:
     return TypeAdapter(shape)
 
 
-def decode_cursor(cursor: str, shape: type[T] | Any) -> T:
+def decode_cursor(cursor: str, shape: Any) -> Any:
     """The position inside a cursor, validated as ``shape``; ``invalid_cursor()`` when it is not one."""
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return _adapter(shape).validate_python(raw)  # type: ignore[no-any-return]
+        return _adapter(shape).validate_python(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError, ValidationError, RecursionError) as exc:
         raise invalid_cursor() from exc
 
 
-def optional_position(cursor: str | None, shape: type[T] | Any) -> T | None:
+def optional_position(cursor: str | None, shape: Any) -> Any:
     """``decode_cursor`` for an optional cursor (None: the first page)."""
     return decode_cursor(cursor, shape) if cursor else None
 
