@@ -41,7 +41,11 @@ def assert_refused(resp: Any, loc: list[str]) -> None:
     ("path", "body", "loc"),
     [
         ("/auth/login", {"email": "a\x00@example.com", "password": "x"}, ["body", "email"]),
-        ("/auth/register", {"email": "n@example.com", "password": "Long-enough-1", "name": "Bob\x00"}, ["body", "name"]),
+        (
+            "/auth/register",
+            {"email": "n@example.com", "password": "Long-enough-1", "name": "Bob\x00"},
+            ["body", "name"],
+        ),
         ("/auth/register", {"email": "n@example.com", "password": "Long-enough-1\x1b"}, ["body", "password"]),
     ],
 )
