@@ -33,6 +33,11 @@ EVENTS = Path(__file__).parent / "events"
 TEST_VISIBILITY_TIMEOUT = 1
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``run_last`` (faults, fuzzing) go after all others, in their own order."""
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)
+
+
 def load_event(name: str) -> dict[str, Any]:
     """A canonical event from tests/events."""
     return json.loads((EVENTS / name).read_text())

@@ -22,6 +22,8 @@ from tests.conftest import wait_for
 from tests.fault_support import frozen, postgres_pids, timed, valkey_pids
 from tests.knowledge_helpers import create_kb
 
+pytestmark = pytest.mark.run_last
+
 VALKEY_BOUND_S = 1.0
 POSTGRES_BOUND_S = 5.0
 
