@@ -6,6 +6,7 @@ Exceptions become responses in exactly one place: here.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -149,7 +150,29 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
         detail = exc.detail if isinstance(exc.detail, str) else status_title(exc.status_code)
         body = problem(exc.status_code, detail=detail, instance=request.url.path)
-        return ProblemResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request, fallback=headers.get("Allow", ""))
+        return ProblemResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request, fallback: str = "") -> str:
+    """Every method the API accepts on this path (Starlette's own 405 names only the first
+    route's), from the app's OpenAPI paths."""
+    index = getattr(request.app.state, "allow_index", None)
+    if index is None:
+        index = [
+            (re.compile("^" + re.sub(r"\{[^}/]+\}", "[^/]+", path) + "$"), {m.upper() for m in operations})
+            for path, operations in request.app.openapi().get("paths", {}).items()
+        ]
+        request.app.state.allow_index = index
+    methods: set[str] = set()
+    for pattern, accepted in index:
+        if pattern.match(request.url.path):
+            methods |= accepted
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods)) or fallback
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {
