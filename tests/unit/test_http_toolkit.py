@@ -157,3 +157,30 @@ def test_client_ip_is_api_gateways_source_ip_never_a_header() -> None:
     assert client_ip({"client": ("127.0.0.9", 1)}) == "127.0.0.9"
     assert client_ip({}) == "unknown"
     assert event_source_ip({"requestContext": "garbage"}) is None
+
+
+def test_a_redis_client_stops_asking_a_dead_server_until_the_trial() -> None:
+    import redis
+
+    from claw_common.data.redis_client import CircuitOpen, guarded_redis
+    from claw_local.services import free_port
+
+    clock = Clock()
+    breaker = CircuitBreaker("redis", failure_threshold=2, reset_timeout_s=5, clock=clock)
+    client = guarded_redis(f"redis://127.0.0.1:{free_port()}/0", 0.3, breaker=breaker)
+    for _ in range(2):
+        with pytest.raises(redis.ConnectionError) as refused:
+            client.get("k")
+        assert not isinstance(refused.value, CircuitOpen)
+    # Open: refused at once, without a connection attempt (also for pipelines)
+    with pytest.raises(CircuitOpen):
+        client.get("k")
+    pipe = client.pipeline(transaction=False)
+    pipe.get("k")
+    with pytest.raises(CircuitOpen):
+        pipe.execute()
+    clock.now += 5
+    with pytest.raises(redis.ConnectionError) as trial:
+        client.get("k")  # the trial goes to the server (still dead: open again)
+    assert not isinstance(trial.value, CircuitOpen)
+    assert breaker.state == "open"
