@@ -14,11 +14,12 @@ STAGE ?= dev
 PYTEST_ARGS ?=
 EVAL_ARGS ?=
 
-.PHONY: help install tools dev test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
+.PHONY: help install tools web system-deps dev test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
 
 help:
 	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566)"
-	@echo "make test       run every test (unit, integration, end-to-end, template checks)"
+	@echo "make test       run every test (unit, integration, end-to-end, browser, template checks)"
+	@echo "make web        build the console and widget.js into web/dist (npm ci + vite)"
 	@echo "make lint       ruff + mypy"
 	@echo "make validate   cfn-lint + sam validate --lint"
 	@echo "make build      sam build, then every function's unzipped size with its layers"
@@ -45,10 +46,31 @@ $(TOOLS)/.installed:
 
 tools: $(TOOLS)/.installed
 
-dev: install
+# The console and widget.js (web/dist), rebuilt when their sources change.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/package-lock.json web/vite.config.ts web/vite.widget.config.ts
+web/dist/.built: $(WEB_SOURCES)
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ to build the console (the API works without it)"; exit 0; }; \
+	set -e; cd web; \
+	if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi; \
+	npm run typecheck; npm run build; touch dist/.built
+web: web/dist/.built
+
+# Debian packages the tests need: Chromium for the browser tests (driven by Playwright at
+# /usr/bin/chromium, no browser download) and a CJK font for rendered test pages. Installed
+# with apt when missing and we are root (CI); otherwise it says what to install.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else echo "missing Debian packages for the browser/OCR tests: $$missing (sudo apt-get install $$missing)"; fi; \
+	fi
+
+dev: install web
 	$(PY) -m claw_local
 
-test: install tools
+test: install tools web system-deps
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-unit: install
@@ -67,7 +89,7 @@ validate: install tools
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	$(TOOLS)/bin/sam validate --lint --template-file infra/template.yaml --region us-east-1
 
-build: install tools
+build: install tools web
 	PATH="$(PY312_DIR):$$PATH" $(TOOLS)/bin/sam build --template-file infra/template.yaml --build-dir .aws-sam/build
 	$(PY) infra/lambda_sizes.py .aws-sam/build
 
@@ -97,4 +119,4 @@ admin: install
 	CLAW_ADMIN_EMAIL="$(EMAIL)" CLAW_ADMIN_PASSWORD="$(PASSWORD)" $(PY) -m claw_local.admin
 
 clean:
-	rm -rf .claw .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .claw .aws-sam .pytest_cache .ruff_cache .mypy_cache web/dist

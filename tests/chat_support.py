@@ -3,111 +3,43 @@ the chat function pointed at the local Zhipu fake."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.fakes.zhipu_fake import ZhipuFake
+from tests.support.events import rest_event as support_rest_event
+from tests.support.lambda_context import Reply, lambda_context
+from tests.support.users import Principal
+from tests.support.users import insert_user as support_insert_user
 
 CHAT_EVENT = Path(__file__).parent / "events" / "apigw_rest_post_chat.json"
 
 
-@dataclass(frozen=True)
-class ChatUser:
-    """A user row plus the authorizer context API Gateway would pass for it."""
-
-    id: str
-    role: str = "user"
-    tier: str = "free"
-
-    @property
-    def authorizer(self) -> dict[str, Any]:
-        return {"user_id": self.id, "role": self.role, "tier": self.tier, "auth_method": "jwt", "principalId": self.id}
-
-
-def insert_user(db: Any, *, tier: str = "free", role: str = "user") -> ChatUser:
+def insert_user(db: Any, *, tier: str = "free", role: str = "user") -> Principal:
     """A user row (the authorizer trusts the database's role and tier)."""
-    row = db.execute(
-        "INSERT INTO users (email, password_hash, role, tier) VALUES (%s, %s, %s, %s) RETURNING id::text AS id",
-        (f"chat-{uuid.uuid4().hex[:12]}@example.com", "not-a-login-hash", role, tier),
-    ).fetchone()
-    return ChatUser(row["id"], role, tier)
-
-
-def _resource(path: str) -> tuple[str, dict[str, str] | None]:
-    for base in ("/api/v1/conversations", "/api/v1/knowledge"):
-        if path.startswith(base + "/"):
-            return base + "/{proxy+}", {"proxy": path[len(base) + 1 :]}
-    return path, None
+    return support_insert_user(db, tier=tier, role=role, prefix="chat")
 
 
 def rest_event(
     method: str,
     path: str,
     *,
-    user: ChatUser | None,
+    user: Principal | None,
     body: Any = None,
     query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A REST proxy event like API Gateway sends after the authorizer, from the canonical chat event."""
-    event = json.loads(CHAT_EVENT.read_text())
-    resource, path_params = _resource(path)
-    event["resource"] = resource
-    event["path"] = path
-    event["httpMethod"] = method
-    event["pathParameters"] = path_params
-    event["queryStringParameters"] = dict(query) if query else None
-    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
-    event["body"] = None if body is None else (body if isinstance(body, str) else json.dumps(body))
-    context = event["requestContext"]
-    context.update({"resourcePath": resource, "httpMethod": method, "path": f"/{context['stage']}{path}"})
-    context["requestId"] = str(uuid.uuid4())
-    # The local gateway's clients are on loopback, which keeps no IP bucket in the test stage:
-    # handler tests must not drain the per-IP limit that every event would otherwise share.
-    context["identity"]["sourceIp"] = "127.0.0.1"
-    if user is None:
-        context.pop("authorizer", None)
-    else:
-        context["authorizer"] = user.authorizer
-    return event
-
-
-class Reply:
-    """A Lambda proxy response, read like an HTTP response."""
-
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.raw = raw
-        self.status_code = raw["statusCode"]
-        headers = dict(raw.get("headers") or {})
-        for name, values in (raw.get("multiValueHeaders") or {}).items():
-            headers[name] = values[-1]
-        self.headers = {k.lower(): v for k, v in headers.items()}
-        body = raw.get("body") or ""
-        self.text = base64.b64decode(body).decode() if raw.get("isBase64Encoded") else body
-
-    def json(self) -> Any:
-        return json.loads(self.text)
+    """A REST proxy event like API Gateway sends after the authorizer (tests/support/events.py)."""
+    return support_rest_event(method, path, authorizer=user.authorizer if user else None, body=body, query=query)
 
 
 def invoke(event: dict[str, Any], *, timeout_s: int = 29) -> Reply:
     """Call the chat function's handler as Lambda would, with a context of ``timeout_s`` seconds."""
     from chat_app.handler import lambda_handler
-    from claw_local.lambda_runtime import LambdaContext
 
-    context = LambdaContext(
-        function_name="claw-ai-test-chat",
-        memory_limit_in_mb=2048,
-        invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:claw-ai-test-chat",
-        aws_request_id=str(uuid.uuid4()),
-        timeout_s=timeout_s,
-    )
-    return Reply(lambda_handler(event, context))
+    return Reply(lambda_handler(event, lambda_context("chat", timeout_s=timeout_s, memory_mb=2048)))
 
 
 @contextmanager

@@ -7,13 +7,11 @@ temporary data folder. Set DATABASE_URL / REDIS_URL / AWS_ENDPOINT_URL to use ex
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +25,6 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "claw-local")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ClawAI")
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-EVENTS = Path(__file__).parent / "events"
 # Short enough that a failing message reaches the DLQ in seconds; the template's value
 # (6 x the ingest timeout) is checked separately in the template tests.
 TEST_VISIBILITY_TIMEOUT = 1
@@ -36,11 +33,6 @@ TEST_VISIBILITY_TIMEOUT = 1
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``run_last`` (faults, fuzzing) go after all others, in their own order."""
     items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)
-
-
-def load_event(name: str) -> dict[str, Any]:
-    """A canonical event from tests/events."""
-    return json.loads((EVENTS / name).read_text())
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ binary is committed), API shortcuts and waits on ingestion."""
 from __future__ import annotations
 
 import io
-import json
 import time
 import zipfile
 from typing import Any
@@ -170,31 +169,6 @@ def s3_event(
             }
         ]
     }
-
-
-def sqs_event(bodies: list[dict[str, Any]], *, ids: list[str] | None = None) -> dict[str, Any]:
-    """An SQS batch event as Lambda delivers it, one record per S3 notification body."""
-    records = []
-    for i, body in enumerate(bodies):
-        records.append(
-            {
-                "messageId": (ids or [])[i] if ids else f"msg-{i}",
-                "receiptHandle": f"rh-{i}",
-                "body": json.dumps(body),
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1700000000000",
-                    "SenderId": "123456789012",
-                    "ApproximateFirstReceiveTimestamp": "1700000000000",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "0" * 32,
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:claw-ai-dev-ingest",
-                "awsRegion": "us-east-1",
-            }
-        )
-    return {"Records": records}
 
 
 def event_for_object(s3: Any, bucket: str, key: str, **kw: Any) -> dict[str, Any]:

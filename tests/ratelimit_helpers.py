@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-EVENTS = Path(__file__).parent / "events"
+from tests.support.events import rest_event as support_rest_event
+from tests.support.lambda_context import Reply
 
 
 class SpareValkey:
@@ -74,46 +75,25 @@ def rest_event(
     body: Any = None,
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event (from the canonical one) for ``method path``.
+    """An API Gateway REST proxy event for ``method path`` from a client at ``source_ip``.
 
     ``caller`` is the authorizer context (``user_id``, ``role``, ``tier``), as API Gateway
     would put it under ``requestContext.authorizer``.
     """
-    event = json.loads((EVENTS / "apigw_rest_get_health.json").read_text())
-    event["resource"] = event["path"] = path
-    event["httpMethod"] = method
-    ctx = event["requestContext"]
-    ctx["resourcePath"], ctx["httpMethod"], ctx["path"] = path, method, f"/dev{path}"
-    ctx["identity"]["sourceIp"] = source_ip
-    if caller is not None:
-        ctx["authorizer"] = {"auth_method": "jwt", **caller}
-    if headers:
-        event["headers"].update(headers)
-        event["multiValueHeaders"].update({k: [v] for k, v in headers.items()})
-    if body is not None:
-        event["body"] = json.dumps(body)
-        event["headers"]["Content-Type"] = "application/json"
-        event["multiValueHeaders"]["Content-Type"] = ["application/json"]
-    return event
-
-
-class FakeContext:
-    function_name = "test"
-    memory_limit_in_mb = 128
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    aws_request_id = "test-request"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
+    return support_rest_event(
+        method,
+        path,
+        authorizer=caller,
+        body=body,
+        headers=headers,
+        source_ip=source_ip,
+        sample="apigw_rest_get_health.json",
+    )
 
 
 def response_headers(response: dict[str, Any]) -> dict[str, str]:
     """The headers of a Lambda proxy response, lower-cased (single and multi-value)."""
-    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-    for k, values in (response.get("multiValueHeaders") or {}).items():
-        headers[k.lower()] = values[-1]
-    return headers
+    return Reply(response).headers
 
 
 def set_config_row(key: str, value: Any) -> None:

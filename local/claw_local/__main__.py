@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                 [
                     "",
                     "CLAW.AI local platform",
+                    f"  console        {platform.gateway_url}/   (widget: {platform.gateway_url}/widget.js)",
                     f"  API            {platform.gateway_url}/api/v1   (health: {platform.gateway_url}/api/v1/health)",
                     f"  AWS endpoint   {services.aws_endpoint_url}   (S3 + SQS)",
                     f"  bucket         s3://{platform.stack.bucket_name}/kb/<kb_id>/...",

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 import anyio
 
 from claw_local.lambda_runtime import LocalLambdas
+from claw_local.static import StaticSite
 from claw_local.template import LOCAL_ACCOUNT_ID, LocalStack, Route
 
 API_ID = "clawlocal"
@@ -164,6 +165,7 @@ class LocalGateway:
         self.lambdas = lambdas
         self.authorizer_cache = AuthorizerCache()
         self.websocket = websocket  # the WebSocket API, when the template has one
+        self.static = StaticSite()  # the console and widget.js (web/dist) on every path outside /api
 
     # ------------------------------------------------------------------ ASGI
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -199,6 +201,8 @@ class LocalGateway:
             # The WebSocket management API (post_to_connection) is served on the event loop
             # that owns the sockets.
             status, headers, payload = await self.websocket.management(scope["method"], scope["path"], bytes(body))
+        elif self.static.serves(scope.get("path") or "/"):
+            status, headers, payload = await anyio.to_thread.run_sync(self.static.respond, scope)
         else:
             status, headers, payload = await anyio.to_thread.run_sync(self.handle, scope, bytes(body), too_large)
         await send(

@@ -11,48 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "infra" / "template.yaml"
 
 LOCAL_ACCOUNT_ID = "123456789012"
 LOCAL_STAGE = "local"
 
-_TAGS = (
-    "Ref", "Sub", "GetAtt", "If", "Join", "Not", "Equals", "Select", "Split", "FindInMap",
-    "Base64", "ImportValue", "And", "Or", "Condition", "GetAZs", "Cidr",
-)  # fmt: skip
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that understands CloudFormation's short-form intrinsic functions."""
-
-
-def _make_constructor(tag: str) -> Any:
-    key = "Ref" if tag == "Ref" else ("Condition" if tag == "Condition" else f"Fn::{tag}")
-
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if tag == "GetAtt":
-                value = str(value).split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-        return {key: value}
-
-    return construct
-
-
-for _tag in _TAGS:
-    _CfnLoader.add_constructor(f"!{_tag}", _make_constructor(_tag))
-
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    """The template as data, short-form intrinsics (``!Ref``, ``!Sub``…) in their long form,
+    read with cfn-lint's decoder, the one ``sam validate --lint`` uses."""
+    from cfnlint.decode import cfn_yaml
+
+    return cfn_yaml.load(str(path))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ IP lockout driven through the gateway from another client address."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -15,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.auth_helpers import new_user
-from tests.conftest import load_event
+from tests.support.events import authorizer_event
+from tests.support.lambda_context import lambda_context
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,27 +28,11 @@ def authorizer(platform: Any) -> Any:
     return module
 
 
-def _event(authorization: str | None = None, **extra_headers: str) -> dict[str, Any]:
-    event = copy.deepcopy(load_event("apigw_authorizer_request.json"))
-    headers = {k: v for k, v in event["headers"].items() if k != "Authorization"}
-    if authorization is not None:
-        headers["Authorization"] = authorization
-    headers.update(extra_headers)
-    event["headers"] = headers
-    event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
-    return event
-
-
-class _Context:
-    function_name = "claw-ai-test-authorizer"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:claw-ai-test-authorizer"
-    aws_request_id = "test-request"
-
-
 def test_a_valid_token_gets_an_api_wide_allow_policy_and_string_context(api: Any, authorizer: Any) -> None:
     user = new_user(api, tier="pro")
-    result = authorizer.lambda_handler(_event(f"Bearer {user.access_token}"), _Context())
+    result = authorizer.lambda_handler(
+        authorizer_event(f"Bearer {user.access_token}"), lambda_context("authorizer", timeout_s=5, memory_mb=512)
+    )
     assert result["principalId"] == user.id
     (statement,) = result["policyDocument"]["Statement"]
     assert statement["Effect"] == "Allow" and statement["Action"] == "execute-api:Invoke"
@@ -62,42 +46,56 @@ def test_a_valid_token_gets_an_api_wide_allow_policy_and_string_context(api: Any
 @pytest.mark.parametrize("authorization", [None, "Bearer REPLACE_ME", "Bearer " + "a" * 10_000, "Digest x"])
 def test_invalid_credentials_raise_unauthorized(authorizer: Any, authorization: str | None) -> None:
     with pytest.raises(Exception, match=r"^Unauthorized$"):
-        authorizer.lambda_handler(_event(authorization), _Context())
+        authorizer.lambda_handler(
+            authorizer_event(authorization), lambda_context("authorizer", timeout_s=5, memory_mb=512)
+        )
 
 
 def test_two_authorization_headers_are_refused(api: Any, authorizer: Any) -> None:
     user = new_user(api)
-    event = _event(f"Bearer {user.access_token}")
+    event = authorizer_event(f"Bearer {user.access_token}")
     event["multiValueHeaders"]["Authorization"] = [f"Bearer {user.access_token}", "Bearer other"]
     with pytest.raises(Exception, match=r"^Unauthorized$"):
-        authorizer.lambda_handler(event, _Context())
+        authorizer.lambda_handler(event, lambda_context("authorizer", timeout_s=5, memory_mb=512))
 
 
 def test_a_malformed_method_arn_is_refused(api: Any, authorizer: Any) -> None:
     user = new_user(api)
-    event = _event(f"Bearer {user.access_token}")
+    event = authorizer_event(f"Bearer {user.access_token}")
     event["methodArn"] = "arn:aws:execute-api:us-east-1:123456789012:*"
     with pytest.raises(Exception, match=r"^Unauthorized$"):
-        authorizer.lambda_handler(event, _Context())
+        authorizer.lambda_handler(event, lambda_context("authorizer", timeout_s=5, memory_mb=512))
 
 
 def test_x_api_key_is_read_only_without_an_authorization_header(api: Any, authorizer: Any) -> None:
     alice, bob = new_user(api), new_user(api)
     bobs_key = api.post("/api/v1/auth/api-keys", json={"name": "b"}, headers=bob.headers).json()["key"]
     # With caching off (no identity source), API Gateway calls the authorizer without Authorization.
-    alone = authorizer.lambda_handler(_event(None, **{"x-api-key": bobs_key}), _Context())
+    alone = authorizer.lambda_handler(
+        authorizer_event(None, **{"x-api-key": bobs_key}), lambda_context("authorizer", timeout_s=5, memory_mb=512)
+    )
     assert alone["context"]["user_id"] == bob.id and alone["context"]["auth_method"] == "api_key"
     # With an Authorization header (the cache key), X-API-Key never changes the verdict.
-    both = authorizer.lambda_handler(_event(f"Bearer {alice.access_token}", **{"X-API-Key": bobs_key}), _Context())
+    both = authorizer.lambda_handler(
+        authorizer_event(f"Bearer {alice.access_token}", **{"X-API-Key": bobs_key}),
+        lambda_context("authorizer", timeout_s=5, memory_mb=512),
+    )
     assert both["context"]["user_id"] == alice.id
 
 
 def test_the_authorizer_refuses_a_disabled_user(api: Any, authorizer: Any) -> None:
     admin, user = new_user(api, admin=True), new_user(api)
-    assert authorizer.lambda_handler(_event(f"Bearer {user.access_token}"), _Context())["principalId"] == user.id
+    assert (
+        authorizer.lambda_handler(
+            authorizer_event(f"Bearer {user.access_token}"), lambda_context("authorizer", timeout_s=5, memory_mb=512)
+        )["principalId"]
+        == user.id
+    )
     api.patch(f"/api/v1/users/{user.id}", json={"is_active": False}, headers=admin.headers)
     with pytest.raises(Exception, match=r"^Unauthorized$"):
-        authorizer.lambda_handler(_event(f"Bearer {user.access_token}"), _Context())
+        authorizer.lambda_handler(
+            authorizer_event(f"Bearer {user.access_token}"), lambda_context("authorizer", timeout_s=5, memory_mb=512)
+        )
 
 
 def test_tokens_signed_with_a_rotated_out_key_stay_valid_while_the_ring_has_it(platform: Any) -> None:
@@ -182,11 +180,11 @@ def test_websocket_connect_is_authorized_by_its_token_query_parameter_only(api: 
         "multiValueQueryStringParameters": {"token": [user.access_token]},
         "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "stage": "dev", "apiId": "wsapi12345"},
     }
-    result = authorizer.lambda_handler(event, _Context())
+    result = authorizer.lambda_handler(event, lambda_context("authorizer", timeout_s=5, memory_mb=512))
     assert result["context"]["user_id"] == user.id
     assert result["policyDocument"]["Statement"][0]["Resource"].endswith("wsapi12345/dev/*")
     # A REST request never reads a token from the query string (URLs end up in logs).
-    rest = _event(None)
+    rest = authorizer_event(None)
     rest["queryStringParameters"] = {"token": user.access_token}
     with pytest.raises(Exception, match=r"^Unauthorized$"):
-        authorizer.lambda_handler(rest, _Context())
+        authorizer.lambda_handler(rest, lambda_context("authorizer", timeout_s=5, memory_mb=512))

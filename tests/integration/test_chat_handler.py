@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from claw_ai.llm import Usage
+from claw_ai.messages import Usage
 from claw_ai.pricing import cost_for
-from tests.chat_support import ChatUser, chat_uses_zhipu_fake, config_value, insert_user, invoke, rest_event
+from tests.chat_support import chat_uses_zhipu_fake, config_value, insert_user, invoke, rest_event
 from tests.fakes.zhipu_fake import ZhipuFake
+from tests.support.users import Principal
 
 CONVERSATIONS = "/api/v1/conversations"
 CHAT_PATH = "/chat/completions"
@@ -20,12 +21,12 @@ QUOTA_TYPE = "https://claw.ai/problems/quota-exceeded"
 
 
 @pytest.fixture()
-def alice(platform: Any, db: Any) -> ChatUser:
+def alice(platform: Any, db: Any) -> Principal:
     return insert_user(db)
 
 
 @pytest.fixture()
-def bob(platform: Any, db: Any) -> ChatUser:
+def bob(platform: Any, db: Any) -> Principal:
     return insert_user(db)
 
 
@@ -35,28 +36,28 @@ def zhipu(platform: Any) -> Iterator[ZhipuFake]:
         yield fake
 
 
-def call(method: str, path: str, user: ChatUser | None, body: Any = None, **kw: Any) -> Any:
+def call(method: str, path: str, user: Principal | None, body: Any = None, **kw: Any) -> Any:
     timeout_s = kw.pop("timeout_s", 29)
     return invoke(rest_event(method, path, user=user, body=body, **kw), timeout_s=timeout_s)
 
 
-def new_conversation(user: ChatUser, **fields: Any) -> dict[str, Any]:
+def new_conversation(user: Principal, **fields: Any) -> dict[str, Any]:
     resp = call("POST", CONVERSATIONS, user, {"title": "Orders", **fields})
     assert resp.status_code == 201, resp.text
     return resp.json()
 
 
-def chat(user: ChatUser, conversation_id: str, message: str, **kw: Any) -> Any:
+def chat(user: Principal, conversation_id: str, message: str, **kw: Any) -> Any:
     return call("POST", f"{CONVERSATIONS}/{conversation_id}/chat", user, {"message": message}, **kw)
 
 
-def messages_of(user: ChatUser, conversation_id: str) -> list[dict[str, Any]]:
+def messages_of(user: Principal, conversation_id: str) -> list[dict[str, Any]]:
     resp = call("GET", f"{CONVERSATIONS}/{conversation_id}/messages", user)
     assert resp.status_code == 200, resp.text
     return resp.json()["items"]
 
 
-def ledger(db: Any, user: ChatUser) -> list[dict[str, Any]]:
+def ledger(db: Any, user: Principal) -> list[dict[str, Any]]:
     return db.execute(
         """SELECT model, requests, cached_requests, total_tokens, cost
              FROM usage_ledger WHERE user_id = %s ORDER BY model""",
@@ -67,7 +68,7 @@ def ledger(db: Any, user: ChatUser) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- conversations
 
 
-def test_conversation_crud_round_trip_keeps_every_field(alice: ChatUser) -> None:
+def test_conversation_crud_round_trip_keeps_every_field(alice: Principal) -> None:
     # Given a conversation created with every field
     created = new_conversation(
         alice,
@@ -96,13 +97,13 @@ def test_conversation_crud_round_trip_keeps_every_field(alice: ChatUser) -> None
     assert call("GET", path, alice).status_code == 404
 
 
-def test_new_conversation_gets_the_configured_default_model(alice: ChatUser, db: Any) -> None:
+def test_new_conversation_gets_the_configured_default_model(alice: Principal, db: Any) -> None:
     with config_value(db, "ai.default_model", "glm-4-air"):
         assert new_conversation(alice)["model"] == "glm-4-air"
     assert new_conversation(alice)["model"] == "glm-4-flash"
 
 
-def test_conversation_list_is_paginated_and_filtered(alice: ChatUser) -> None:
+def test_conversation_list_is_paginated_and_filtered(alice: Principal) -> None:
     ids = {new_conversation(alice, title=f"c{i}")["id"] for i in range(3)}
     new_conversation(alice, conversation_type="consulting")
 
@@ -130,7 +131,7 @@ def test_conversation_list_is_paginated_and_filtered(alice: ChatUser) -> None:
         ("GET", "/{id}/messages?cursor", None),
     ],
 )
-def test_bad_input_is_422_problem_json(alice: ChatUser, method: str, suffix: str, body: Any) -> None:
+def test_bad_input_is_422_problem_json(alice: Principal, method: str, suffix: str, body: Any) -> None:
     conversation = new_conversation(alice)
     query = None
     if suffix.endswith("?cursor"):
@@ -154,7 +155,7 @@ def test_without_authorizer_context_the_function_answers_401(platform: Any) -> N
 # --------------------------------------------------------------------------- isolation
 
 
-def test_another_users_conversation_is_404_everywhere_and_never_listed(alice: ChatUser, bob: ChatUser) -> None:
+def test_another_users_conversation_is_404_everywhere_and_never_listed(alice: Principal, bob: Principal) -> None:
     # Given Alice's conversation with a message
     conversation = new_conversation(alice)
     assert chat(alice, conversation["id"], "Where is my parcel?").status_code == 200
@@ -181,7 +182,7 @@ def test_another_users_conversation_is_404_everywhere_and_never_listed(alice: Ch
 
 
 def test_a_conversation_cannot_be_attached_to_another_users_knowledge_base(
-    alice: ChatUser, bob: ChatUser, db: Any
+    alice: Principal, bob: Principal, db: Any
 ) -> None:
     kb = db.execute(
         "INSERT INTO knowledge_bases (owner_id, name) VALUES (%s, 'private') RETURNING id::text AS id", (bob.id,)
@@ -202,7 +203,7 @@ def test_a_conversation_cannot_be_attached_to_another_users_knowledge_base(
 # --------------------------------------------------------------------------- chat
 
 
-def test_offline_chat_stores_both_messages_and_lists_them_with_tokens(alice: ChatUser, db: Any) -> None:
+def test_offline_chat_stores_both_messages_and_lists_them_with_tokens(alice: Principal, db: Any) -> None:
     # Given a conversation (no ZHIPUAI_API_KEY: the offline provider answers)
     conversation = new_conversation(alice)
 
@@ -232,7 +233,7 @@ def test_offline_chat_stores_both_messages_and_lists_them_with_tokens(alice: Cha
     assert row["total_tokens"] == usage["total_tokens"]
 
 
-def test_zhipu_chat_bills_provider_usage_with_history_and_system_prompt(alice: ChatUser, zhipu: ZhipuFake) -> None:
+def test_zhipu_chat_bills_provider_usage_with_history_and_system_prompt(alice: Principal, zhipu: ZhipuFake) -> None:
     # Given a glm-4 conversation with its own system prompt
     conversation = new_conversation(alice, model="glm-4", system_prompt="You are the order desk.")
 
@@ -260,7 +261,7 @@ def test_zhipu_chat_bills_provider_usage_with_history_and_system_prompt(alice: C
     assert reply["cost"] == usage["cost"] and reply["latency_ms"] >= 0
 
 
-def test_configured_prices_apply(alice: ChatUser, zhipu: ZhipuFake, db: Any) -> None:
+def test_configured_prices_apply(alice: Principal, zhipu: ZhipuFake, db: Any) -> None:
     conversation = new_conversation(alice, model="glm-4")
     with config_value(db, "ai.pricing", {"glm-4": {"input": 1, "output": 2}}):
         usage = chat(alice, conversation["id"], "price check").json()["usage"]
@@ -269,7 +270,7 @@ def test_configured_prices_apply(alice: ChatUser, zhipu: ZhipuFake, db: Any) -> 
 
 
 def test_identical_question_is_answered_from_the_cache_without_calling_the_model(
-    alice: ChatUser, zhipu: ZhipuFake, db: Any
+    alice: Principal, zhipu: ZhipuFake, db: Any
 ) -> None:
     # Given a question answered once by the model in a new conversation
     question = f"What are your opening hours? {zhipu.port}"
@@ -297,7 +298,7 @@ def test_identical_question_is_answered_from_the_cache_without_calling_the_model
     assert len(zhipu.requests_to(CHAT_PATH)) == 2
 
 
-def test_quota_exceeded_is_429_before_the_model_is_called(alice: ChatUser, zhipu: ZhipuFake, db: Any) -> None:
+def test_quota_exceeded_is_429_before_the_model_is_called(alice: Principal, zhipu: ZhipuFake, db: Any) -> None:
     # Given a free user who spent the tier's 100k tokens this month
     db.execute(
         """INSERT INTO usage_ledger (user_id, day, model, requests, total_tokens, prompt_tokens)
@@ -324,7 +325,7 @@ def test_quota_exceeded_is_429_before_the_model_is_called(alice: ChatUser, zhipu
     assert quota == {**quota, "tier": "free", "monthly_tokens": 100000, "used_tokens": 100000, "remaining_tokens": 0}
 
 
-def test_quota_per_tier_comes_from_config(alice: ChatUser, db: Any) -> None:
+def test_quota_per_tier_comes_from_config(alice: Principal, db: Any) -> None:
     conversation = new_conversation(alice)
     with config_value(db, "ai.quota.monthly_tokens", {"free": 1}):
         assert chat(alice, conversation["id"], "first").status_code == 200
@@ -340,7 +341,7 @@ def test_quota_per_tier_comes_from_config(alice: ChatUser, db: Any) -> None:
     ],
 )
 def test_provider_failures_map_to_problems_and_keep_the_question(
-    alice: ChatUser, zhipu: ZhipuFake, db: Any, script: dict[str, Any], status: int, slug: str
+    alice: Principal, zhipu: ZhipuFake, db: Any, script: dict[str, Any], status: int, slug: str
 ) -> None:
     # Given Zhipu fails every attempt
     conversation = new_conversation(alice, model="glm-4")
@@ -369,7 +370,7 @@ def test_provider_failures_map_to_problems_and_keep_the_question(
     assert [m["role"] for m in sent] == ["system", "user"] and sent[-1]["content"] == "Hello again"
 
 
-def test_a_slow_model_is_504_within_the_lambda_time_limit(alice: ChatUser, zhipu: ZhipuFake) -> None:
+def test_a_slow_model_is_504_within_the_lambda_time_limit(alice: Principal, zhipu: ZhipuFake) -> None:
     # Given Zhipu answers after 6 s and the invocation has 5 s left
     conversation = new_conversation(alice, model="glm-4")
     zhipu.delay_next(6, times=3, path=CHAT_PATH)
@@ -384,7 +385,7 @@ def test_a_slow_model_is_504_within_the_lambda_time_limit(alice: ChatUser, zhipu
     assert (question["status"], question["error"]) == ("failed", "upstream-timeout")
 
 
-def test_an_archived_conversation_refuses_new_questions(alice: ChatUser) -> None:
+def test_an_archived_conversation_refuses_new_questions(alice: Principal) -> None:
     conversation = new_conversation(alice)
     call("PUT", f"{CONVERSATIONS}/{conversation['id']}", alice, {"status": "archived"})
     resp = chat(alice, conversation["id"], "hello?")
@@ -395,7 +396,7 @@ def test_an_archived_conversation_refuses_new_questions(alice: ChatUser) -> None
 # --------------------------------------------------------------------------- messages and usage
 
 
-def test_stored_messages_are_paginated_oldest_first(alice: ChatUser) -> None:
+def test_stored_messages_are_paginated_oldest_first(alice: Principal) -> None:
     conversation = new_conversation(alice)
     path = f"{CONVERSATIONS}/{conversation['id']}/messages"
     for n in range(3):
@@ -413,7 +414,7 @@ def test_stored_messages_are_paginated_oldest_first(alice: ChatUser) -> None:
 
 
 def test_usage_is_aggregated_by_day_and_model_and_admins_may_read_anyones(
-    alice: ChatUser, db: Any, zhipu: ZhipuFake
+    alice: Principal, db: Any, zhipu: ZhipuFake
 ) -> None:
     # Given Alice chatted with two models
     for model in ("glm-4", "glm-4-air"):

@@ -12,8 +12,9 @@ from chat_app.models import ChatRequest, ConversationCreate
 from claw_ai.answer_cache import AnswerCache
 from claw_ai.answering import pipeline
 from claw_ai.answering.pipeline import AnswerDeps
-from claw_ai.llm import OfflineProvider, ZhipuProvider
+from claw_ai.llm import OfflineProvider
 from claw_ai.retrieval.sources import Source
+from claw_ai.zhipu.chat import ZhipuProvider
 from claw_common.auth.caller import Caller
 from claw_common.data.cache import get_redis
 from claw_local.services import free_port
@@ -163,7 +164,7 @@ def test_answer_question_without_a_conversation_is_billed_once_and_cached(
 
 
 def test_the_zhipu_key_is_read_once_from_secrets_manager(platform: Any, unique: str) -> None:
-    from claw_ai.zhipu import _key_from_secret, with_zhipu_key
+    from claw_ai.zhipu.credentials import _key_from_secret, zhipu_api_key
     from claw_common.aws import aws_client
     from claw_common.settings import get_settings
 
@@ -172,14 +173,39 @@ def test_the_zhipu_key_is_read_once_from_secrets_manager(platform: Any, unique: 
     arn = secrets.create_secret(Name=f"claw/zhipu-{unique}", SecretString='{"api_key": "abc123.secretpart"}')["ARN"]
     settings = get_settings().model_copy(update={"zhipuai_api_key": None, "zhipuai_secret_arn": arn})
 
-    # When the chat function resolves its settings
-    resolved = with_zhipu_key(settings)
+    # When a function resolves the key
+    resolved = zhipu_api_key(settings)
 
-    # Then the provider gets the key, and a second resolution does not read the secret again
-    assert resolved.zhipuai_api_key is not None
-    assert resolved.zhipuai_api_key.get_secret_value() == "abc123.secretpart"
+    # Then it gets the key, and a second resolution does not read the secret again
+    assert resolved == "abc123.secretpart"
     secrets.put_secret_value(SecretId=arn, SecretString='{"api_key": "rotated.value"}')
-    assert with_zhipu_key(settings).zhipuai_api_key.get_secret_value() == "abc123.secretpart"
+    assert zhipu_api_key(settings) == "abc123.secretpart"
     assert _key_from_secret.cache_info().hits >= 1
     # And without a secret or key the offline provider stays
-    assert with_zhipu_key(settings.model_copy(update={"zhipuai_secret_arn": None})).zhipuai_api_key is None
+    assert zhipu_api_key(settings.model_copy(update={"zhipuai_secret_arn": None})) is None
+
+
+def test_with_the_key_only_in_a_secret_embeddings_and_answers_use_zhipu(
+    platform: Any, unique: str, zhipu: ZhipuFake
+) -> None:
+    from claw_ai.providers import get_embedder, get_llm_provider
+    from claw_ai.zhipu.chat import ZhipuProvider
+    from claw_common.aws import aws_client
+    from claw_common.settings import get_settings
+
+    # Given no ZHIPUAI_API_KEY, only the secret the template passes by ARN
+    secret = f'{{"api_key": "{zhipu.api_key}"}}'
+    arn = aws_client("secretsmanager").create_secret(Name=f"claw/zhipu-emb-{unique}", SecretString=secret)["ARN"]
+    settings = get_settings().model_copy(
+        update={"zhipuai_api_key": None, "zhipuai_secret_arn": arn, "zhipuai_base_url": zhipu.base_url}
+    )
+
+    # When the deployment's embedder embeds a question (as ingest, search and migrations do)
+    embedder = get_embedder(settings)
+    vector = embedder.embed_query("退货政策是什么？")
+
+    # Then Zhipu embedding-3 answered, authenticated with the secret's key, and chat uses GLM too
+    assert embedder.name == "embedding-3" and vector.shape == (embedder.dim,)
+    [request] = zhipu.requests_to("/embeddings")
+    assert request.body["input"] == ["退货政策是什么？"]
+    assert isinstance(get_llm_provider(settings), ZhipuProvider)

@@ -22,13 +22,13 @@ MASK = "********"
 def _create(platform: Any, key: str, value: Any, **extra: Any) -> dict[str, Any]:
     resp = invoke_config(platform, "POST", "/configs", body={"key": key, "value": value, **extra})
     assert resp.status == 201, resp.body
-    return resp.json
+    return resp.json()
 
 
 def _history(platform: Any, key: str) -> list[dict[str, Any]]:
     resp = invoke_config(platform, "GET", f"/configs/{key}/history", query={"limit": "100"})
     assert resp.status == 200, resp.body
-    return resp.json["items"]
+    return resp.json()["items"]
 
 
 def test_lifecycle_with_history_rollback_and_stale_versions(platform: Any, unique: str) -> None:
@@ -50,20 +50,20 @@ def test_lifecycle_with_history_rollback_and_stale_versions(platform: Any, uniqu
     r = invoke_config(
         platform, "PUT", f"/configs/{key}", body={"value": {"greeting": "hi"}}, headers={"If-Match": '"1"'}
     )
-    assert r.status == 200 and r.json["version"] == 2 and r.headers["etag"] == '"2"'
+    assert r.status == 200 and r.json()["version"] == 2 and r.headers["etag"] == '"2"'
     r = invoke_config(platform, "PUT", f"/configs/{key}", body={"value": {"greeting": "hey"}, "version": 2})
-    assert r.status == 200 and r.json["version"] == 3
+    assert r.status == 200 and r.json()["version"] == 3
 
     # Then a writer holding version 2 gets 409 and nothing changes
     stale = invoke_config(platform, "PUT", f"/configs/{key}", body={"value": {"greeting": "lost"}, "version": 2})
     assert stale.status == 409 and stale.headers["content-type"].startswith("application/problem+json")
-    assert stale.json["current_version"] == 3
-    assert invoke_config(platform, "GET", f"/configs/{key}").json["value"] == {"greeting": "hey"}
+    assert stale.json()["current_version"] == 3
+    assert invoke_config(platform, "GET", f"/configs/{key}").json()["value"] == {"greeting": "hey"}
 
     # When rolled back to version 1, the value returns under a new version
     rb = invoke_config(platform, "POST", f"/configs/{key}/rollback", body={"version": 1})
     assert rb.status == 200, rb.body
-    assert rb.json["value"] == {"greeting": "hello"} and rb.json["version"] == 4
+    assert rb.json()["value"] == {"greeting": "hello"} and rb.json()["version"] == 4
 
     # When deleted with a stale version → 409; with the current one → 204, then 404
     assert invoke_config(platform, "DELETE", f"/configs/{key}", headers={"If-Match": '"3"'}).status == 409
@@ -85,7 +85,7 @@ def test_lifecycle_with_history_rollback_and_stale_versions(platform: Any, uniqu
 
     # And the deleted key can be rolled back to life, continuing the version numbers
     revived = invoke_config(platform, "POST", f"/configs/{key}/rollback", body={"version": 3})
-    assert revived.status == 200 and revived.json["version"] == 6 and revived.json["value"] == {"greeting": "hey"}
+    assert revived.status == 200 and revived.json()["version"] == 6 and revived.json()["value"] == {"greeting": "hey"}
 
 
 def test_create_conflicts_and_bad_input_are_clear_4xx(platform: Any, unique: str) -> None:
@@ -95,7 +95,7 @@ def test_create_conflicts_and_bad_input_are_clear_4xx(platform: Any, unique: str
     assert dup.status == 409
 
     bad_key = invoke_config(platform, "POST", "/configs", body={"key": "NoNamespace", "value": 1})
-    assert bad_key.status == 422 and bad_key.json["errors"][0]["loc"] == ["body", "key"]
+    assert bad_key.status == 422 and bad_key.json()["errors"][0]["loc"] == ["body", "key"]
 
     null_value = invoke_config(platform, "POST", "/configs", body={"key": f"test.null_{unique}", "value": None})
     assert null_value.status == 422
@@ -110,7 +110,7 @@ def test_create_conflicts_and_bad_input_are_clear_4xx(platform: Any, unique: str
     assert no_such_version.status == 404
 
     too_big = invoke_config(platform, "POST", "/configs", body={"key": f"test.big_{unique}", "value": "x" * 70_000})
-    assert too_big.status == 422 and too_big.json["errors"][0]["type"] == "too_long"
+    assert too_big.status == 422 and too_big.json()["errors"][0]["type"] == "too_long"
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ def test_create_conflicts_and_bad_input_are_clear_4xx(platform: Any, unique: str
 def test_known_keys_are_typed(platform: Any, key: str, value: Any, loc: list[Any]) -> None:
     resp = invoke_config(platform, "POST", "/configs", body={"key": key, "value": value})
     assert resp.status == 422, resp.body
-    assert loc in [e["loc"] for e in resp.json["errors"]]
+    assert loc in [e["loc"] for e in resp.json()["errors"]]
 
 
 def test_non_admins_cannot_write_and_see_only_public_keys(platform: Any, unique: str) -> None:
@@ -167,17 +167,17 @@ def test_non_admins_cannot_write_and_see_only_public_keys(platform: Any, unique:
     hidden = invoke_config(platform, "GET", f"/configs/{private}", **user)
     missing = invoke_config(platform, "GET", f"/configs/test.missing_{unique}", **user)
     assert hidden.status == missing.status == 404
-    assert invoke_config(platform, "GET", f"/configs/{public}", **user).json["value"] == {"motd": "welcome"}
+    assert invoke_config(platform, "GET", f"/configs/{public}", **user).json()["value"] == {"motd": "welcome"}
 
     # The public list needs no caller and holds only public keys
     anon = invoke_config(platform, "GET", "/configs/public", user_id=None, query={"limit": "100"})
     assert anon.status == 200
-    keys = {i["key"] for i in anon.json["items"]}
-    while anon.json["next_cursor"]:
+    keys = {i["key"] for i in anon.json()["items"]}
+    while anon.json()["next_cursor"]:
         anon = invoke_config(
-            platform, "GET", "/configs/public", user_id=None, query={"cursor": anon.json["next_cursor"]}
+            platform, "GET", "/configs/public", user_id=None, query={"cursor": anon.json()["next_cursor"]}
         )
-        keys |= {i["key"] for i in anon.json["items"]}
+        keys |= {i["key"] for i in anon.json()["items"]}
     assert public in keys and private not in keys
 
     # No caller on an authorized route → 401
@@ -222,10 +222,10 @@ def _exercise_secret(platform: Any, db: Any, key: str, secret: str) -> None:
     for resp in (updated, got, listed, history, exported, audit):
         assert resp.status == 200, resp.body
         assert secret not in resp.body
-    assert created["value"] == MASK and got.json["masked"] is True
-    assert listed.json["items"][0]["value"] == MASK
-    assert {i["new_value"] for i in history.json["items"]} == {MASK}
-    assert exported.json["items"][0]["value"] == MASK and exported.json["items"][0]["masked"] is True
+    assert created["value"] == MASK and got.json()["masked"] is True
+    assert listed.json()["items"][0]["value"] == MASK
+    assert {i["new_value"] for i in history.json()["items"]} == {MASK}
+    assert exported.json()["items"][0]["value"] == MASK and exported.json()["items"][0]["masked"] is True
 
     # At rest: no plaintext column, only ciphertext and a KMS-encrypted data key
     row = db.execute("SELECT * FROM configs WHERE key = %s", (key,)).fetchone()
@@ -242,15 +242,15 @@ def _exercise_secret(platform: Any, db: Any, key: str, secret: str) -> None:
         == 404
     )
     revealed = invoke_config(platform, "GET", f"/configs/{key}", query={"reveal": "true"})
-    assert revealed.json["value"] == {"api_key": secret + "2"} and revealed.json["masked"] is False
+    assert revealed.json()["value"] == {"api_key": secret + "2"} and revealed.json()["masked"] is False
     full = invoke_config(platform, "POST", "/configs/export", body={"prefix": key, "reveal": True})
-    assert full.json["items"][0]["value"] == {"api_key": secret + "2"}
+    assert full.json()["items"][0]["value"] == {"api_key": secret + "2"}
     actions = [
-        i["action"] for i in invoke_config(platform, "GET", "/configs/audit/log", query={"key": key}).json["items"]
+        i["action"] for i in invoke_config(platform, "GET", "/configs/audit/log", query={"key": key}).json()["items"]
     ]
     assert actions == ["reveal", "update", "create"]
     exports = invoke_config(platform, "GET", "/configs/audit/log", query={"action": "export", "actor": admin_id()})
-    assert any(key in i["detail"]["revealed_keys"] for i in exports.json["items"])
+    assert any(key in i["detail"]["revealed_keys"] for i in exports.json()["items"])
 
     # The reader decrypts it for other functions
     from claw_common.config.reader import get_config
@@ -279,7 +279,7 @@ def test_import_dry_run_and_all_or_nothing(platform: Any, db: Any, unique: str) 
     # A dry run reports the diff and writes nothing
     dry = invoke_config(platform, "POST", "/configs/import", body={"items": items, "dry_run": True})
     assert dry.status == 200, dry.body
-    assert dry.json["created"] == [f"imp_{unique}.new"] and dry.json["updated"] == [existing]
+    assert dry.json()["created"] == [f"imp_{unique}.new"] and dry.json()["updated"] == [existing]
     assert db.execute("SELECT count(*) AS n FROM configs WHERE key LIKE %s", (f"imp_{unique}.%",)).fetchone()["n"] == 1
     assert len(_history(platform, existing)) == 1
 
@@ -287,8 +287,8 @@ def test_import_dry_run_and_all_or_nothing(platform: Any, db: Any, unique: str) 
     bad = [*items, {"key": "ai.pricing", "value": {"glm-4": {"input": "free"}}}]
     resp = invoke_config(platform, "POST", "/configs/import", body={"items": bad})
     assert resp.status == 422
-    assert resp.json["errors"][0]["loc"][:3] == ["body", "items", "2"]
-    assert invoke_config(platform, "GET", f"/configs/{existing}").json["value"] == 1
+    assert resp.json()["errors"][0]["loc"][:3] == ["body", "items", "2"]
+    assert invoke_config(platform, "GET", f"/configs/{existing}").json()["value"] == 1
     assert invoke_config(platform, "GET", f"/configs/imp_{unique}.new").status == 404
 
     # A valid import writes everything, one history row per changed key, none for unchanged ones
@@ -296,20 +296,20 @@ def test_import_dry_run_and_all_or_nothing(platform: Any, db: Any, unique: str) 
     _create(platform, third, "same")
     ok = invoke_config(platform, "POST", "/configs/import", body={"items": [*items, {"key": third, "value": "same"}]})
     assert ok.status == 200, ok.body
-    assert ok.json["unchanged"] == [third]
+    assert ok.json()["unchanged"] == [third]
     assert [(i["version"], i["action"]) for i in _history(platform, existing)] == [(2, "import"), (1, "create")]
     assert len(_history(platform, third)) == 1
-    assert invoke_config(platform, "GET", f"/configs/imp_{unique}.new").json["value"] == {"a": 1}
+    assert invoke_config(platform, "GET", f"/configs/imp_{unique}.new").json()["value"] == {"a": 1}
 
 
 def test_export_then_import_round_trips_sensitive_values_without_revealing_them(platform: Any, unique: str) -> None:
     key = f"rt_{unique}.token"
     _create(platform, key, "tok-" + unique, is_sensitive=True)
-    doc = invoke_config(platform, "POST", "/configs/export", body={"prefix": f"rt_{unique}."}).json
+    doc = invoke_config(platform, "POST", "/configs/export", body={"prefix": f"rt_{unique}."}).json()
     item = doc["items"][0]
     item["description"] = "rotated"
     resp = invoke_config(platform, "POST", "/configs/import", body={"items": doc["items"]})
-    assert resp.status == 200 and resp.json["updated"] == [key], resp.body
+    assert resp.status == 200 and resp.json()["updated"] == [key], resp.body
     from claw_common.config.reader import get_config
 
     assert wait_for(lambda: get_config(key) == "tok-" + unique, timeout=10)
@@ -325,7 +325,7 @@ def test_concurrent_writers_of_one_version_exactly_one_wins(platform: Any, uniqu
         from claw_common.auth.caller import Caller
         from claw_common.errors import Conflict
         from config_app.models import ConfigUpdate
-        from config_app.service import update_config
+        from config_app.writes import update_config
 
         try:
             update_config(key, ConfigUpdate(value=n, version=1), 1, Caller(f"w{n}", "admin", "free", "jwt"), None)
@@ -378,7 +378,7 @@ def test_reader_sees_changes_within_seconds_and_survives_a_redis_outage(platform
 
 def test_fixed_routes_are_not_taken_for_keys_and_openapi_is_published(platform: Any) -> None:
     assert invoke_config(platform, "GET", "/configs/audit/log").status == 200
-    assert invoke_config(platform, "POST", "/configs/reload").json["dropped"] >= 0
+    assert invoke_config(platform, "POST", "/configs/reload").json()["dropped"] >= 0
     assert invoke_config(platform, "POST", "/configs/export").status == 200
     assert invoke_config(platform, "GET", "/configs/public", user_id=None).status == 200
     from claw_local.lambda_runtime import LambdaContext
@@ -397,15 +397,15 @@ def test_audit_log_pages_and_filters_by_time(platform: Any, unique: str) -> None
     created = _create(platform, key, 1)
     for v in range(1, 4):
         invoke_config(platform, "PUT", f"/configs/{key}", body={"value": v + 1, "version": v})
-    page1 = invoke_config(platform, "GET", "/configs/audit/log", query={"key": key, "limit": "2"}).json
+    page1 = invoke_config(platform, "GET", "/configs/audit/log", query={"key": key, "limit": "2"}).json()
     page2 = invoke_config(
         platform, "GET", "/configs/audit/log", query={"key": key, "limit": "2", "cursor": page1["next_cursor"]}
-    ).json
+    ).json()
     assert [i["version"] for i in page1["items"] + page2["items"]] == [4, 3, 2, 1]
     assert page2["next_cursor"] is None
     future = invoke_config(
         platform, "GET", "/configs/audit/log", query={"key": key, "since": "2999-01-01T00:00:00Z"}
-    ).json
+    ).json()
     assert future["items"] == []
     assert created["version"] == 1
     assert invoke_config(platform, "GET", "/configs/audit/log", query={"cursor": "!!!"}).status == 422
@@ -420,16 +420,16 @@ def test_overwrite_import_deletes_unlisted_keys_within_its_prefix(platform: Any,
     body = {"mode": "overwrite", "prefix": prefix, "items": [{"key": keep, "value": 2}]}
 
     dry = invoke_config(platform, "POST", "/configs/import", body={**body, "dry_run": True})
-    assert dry.status == 200 and dry.json["deleted"] == [drop] and dry.json["updated"] == [keep]
+    assert dry.status == 200 and dry.json()["deleted"] == [drop] and dry.json()["updated"] == [keep]
     assert invoke_config(platform, "GET", f"/configs/{drop}").status == 200
 
     done = invoke_config(platform, "POST", "/configs/import", body=body)
     assert done.status == 200, done.body
     assert invoke_config(platform, "GET", f"/configs/{drop}").status == 404
-    assert invoke_config(platform, "GET", f"/configs/{keep}").json["value"] == 2
-    assert invoke_config(platform, "GET", f"/configs/{outside}").json["value"] == 1
+    assert invoke_config(platform, "GET", f"/configs/{keep}").json()["value"] == 2
+    assert invoke_config(platform, "GET", f"/configs/{outside}").json()["value"] == 1
     assert [i["action"] for i in _history(platform, drop)] == ["import", "create"]
     gone = invoke_config(platform, "POST", f"/configs/{drop}/rollback", body={"version": 2})
     assert gone.status == 422  # version 2 is the import's deletion
     back = invoke_config(platform, "POST", f"/configs/{drop}/rollback", body={"version": 1})
-    assert back.status == 200 and back.json["value"] == 1 and back.json["version"] == 3
+    assert back.status == 200 and back.json()["value"] == 1 and back.json()["version"] == 3

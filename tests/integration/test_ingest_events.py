@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from claw_local.lambda_runtime import LambdaContext
-from tests.conftest import load_event
+from tests.support.events import load_event
 
 
 def _invoke(platform: Any, event: dict[str, Any]) -> dict[str, Any]:

@@ -25,9 +25,9 @@ from tests.knowledge_helpers import (
     make_xlsx,
     make_zip_bomb_docx,
     s3_event,
-    sqs_event,
     wait_settled,
 )
+from tests.support.events import sqs_event
 
 MB = 1024 * 1024
 

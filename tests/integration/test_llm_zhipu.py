@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from claw_ai.llm import ChatMessage, Completion, Passage, StreamDelta, ZhipuProvider
+from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta
 from claw_ai.tokens import count_messages, count_tokens
+from claw_ai.zhipu.chat import ZhipuProvider
 from claw_common.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from tests.fakes.zhipu_fake import ZhipuFake
 

@@ -23,7 +23,6 @@ from claw_common.ratelimit.limiter import (
     policy_from_values,
 )
 from tests.ratelimit_helpers import (
-    FakeContext,
     response_headers,
     response_json,
     rest_event,
@@ -31,6 +30,7 @@ from tests.ratelimit_helpers import (
     shared_redis,
     spare_valkey,
 )
+from tests.support.lambda_context import lambda_context
 
 # ---------------------------------------------------------------------------- the limiter
 
@@ -175,7 +175,7 @@ def _ip() -> str:
 
 def test_limited_responses_carry_ratelimit_headers_and_429_is_a_problem(handler: Mangum) -> None:
     caller, ip = _caller(), _ip()
-    ok = handler(rest_event("/api/v1/conversations", caller=caller, source_ip=ip), FakeContext())
+    ok = handler(rest_event("/api/v1/conversations", caller=caller, source_ip=ip), lambda_context())
     headers = response_headers(ok)
     assert ok["statusCode"] == 200
     # The conversations group (60/min) is the tightest bucket of this request.
@@ -184,16 +184,17 @@ def test_limited_responses_carry_ratelimit_headers_and_429_is_a_problem(handler:
 
     for _ in range(59):
         assert (
-            handler(rest_event("/api/v1/conversations", caller=caller, source_ip=ip), FakeContext())["statusCode"]
+            handler(rest_event("/api/v1/conversations", caller=caller, source_ip=ip), lambda_context())["statusCode"]
             == 200
         )
-    refused = handler(rest_event("/api/v1/conversations", caller=caller, source_ip=ip), FakeContext())
+    event = rest_event("/api/v1/conversations", caller=caller, source_ip=ip)
+    refused = handler(event, lambda_context())
     headers = response_headers(refused)
     assert refused["statusCode"] == 429
     assert headers["content-type"] == "application/problem+json"
     assert int(headers["retry-after"]) >= 1
     assert headers["ratelimit-remaining"] == "0" and headers["ratelimit-limit"] == "60"
-    assert headers["x-request-id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    assert headers["x-request-id"] == event["requestContext"]["requestId"]
     body = response_json(refused)
     assert body["status"] == 429 and body["type"].endswith("/rate-limited")
 
@@ -202,8 +203,8 @@ def test_the_client_ip_comes_from_the_gateway_not_x_forwarded_for(handler: Mangu
     set_config_row("rate_limit.deny_ips", ["198.19.7.7"])
     try:
         spoofed = rest_event("/api/v1/auth/login", "POST", source_ip=_ip(), headers={"X-Forwarded-For": "198.19.7.7"})
-        assert handler(spoofed, FakeContext())["statusCode"] == 200
-        denied = handler(rest_event("/api/v1/auth/login", "POST", source_ip="198.19.7.7"), FakeContext())
+        assert handler(spoofed, lambda_context())["statusCode"] == 200
+        denied = handler(rest_event("/api/v1/auth/login", "POST", source_ip="198.19.7.7"), lambda_context())
         assert denied["statusCode"] == 403
         assert response_json(denied)["type"].endswith("/forbidden")
     finally:
@@ -213,12 +214,13 @@ def test_the_client_ip_comes_from_the_gateway_not_x_forwarded_for(handler: Mangu
 def test_login_is_limited_per_ip_and_health_never(handler: Mangum) -> None:
     ip = _ip()
     statuses = [
-        handler(rest_event("/api/v1/auth/login", "POST", source_ip=ip), FakeContext())["statusCode"] for _ in range(21)
+        handler(rest_event("/api/v1/auth/login", "POST", source_ip=ip), lambda_context())["statusCode"]
+        for _ in range(21)
     ]
     assert statuses == [200] * 20 + [429]
     # Another address is not affected, and health stays open for the limited one.
-    assert handler(rest_event("/api/v1/auth/login", "POST", source_ip=_ip()), FakeContext())["statusCode"] == 200
-    health = handler(rest_event("/api/v1/health", source_ip=ip), FakeContext())
+    assert handler(rest_event("/api/v1/auth/login", "POST", source_ip=_ip()), lambda_context())["statusCode"] == 200
+    health = handler(rest_event("/api/v1/health", source_ip=ip), lambda_context())
     assert health["statusCode"] == 200 and "ratelimit-limit" not in response_headers(health)
 
 
@@ -227,11 +229,11 @@ def test_allow_list_bypasses_every_limit(handler: Mangum) -> None:
     set_config_row("rate_limit.allow_ips", [f"{ip.rsplit('.', 1)[0]}.0/24"])
     try:
         statuses = {
-            handler(rest_event("/api/v1/auth/login", "POST", source_ip=ip), FakeContext())["statusCode"]
+            handler(rest_event("/api/v1/auth/login", "POST", source_ip=ip), lambda_context())["statusCode"]
             for _ in range(25)
         }
         assert statuses == {200}
-        last = handler(rest_event("/api/v1/auth/login", "POST", source_ip=ip), FakeContext())
+        last = handler(rest_event("/api/v1/auth/login", "POST", source_ip=ip), lambda_context())
         assert "ratelimit-limit" not in response_headers(last)
     finally:
         set_config_row("rate_limit.allow_ips", None)
@@ -241,7 +243,7 @@ def test_a_tier_limit_change_in_config_takes_effect(handler: Mangum) -> None:
     set_config_row("rate_limit.tiers", {"free": {"per_minute": 1, "burst": 3}})
     try:
         caller, ip = _caller(), _ip()
-        response = handler(rest_event("/api/v1/auth/login", "POST", caller=caller, source_ip=ip), FakeContext())
+        response = handler(rest_event("/api/v1/auth/login", "POST", caller=caller, source_ip=ip), lambda_context())
         assert response_headers(response)["ratelimit-limit"] == "3"
     finally:
         set_config_row("rate_limit.tiers", None)
@@ -250,23 +252,23 @@ def test_a_tier_limit_change_in_config_takes_effect(handler: Mangum) -> None:
 def test_redis_outage_fails_open_for_the_api_and_closed_for_login(handler: Mangum, tmp_path: Path) -> None:
     caller = _caller()
     with spare_valkey(tmp_path) as valkey, get_rate_limiter().using(valkey.client()):
-        before = handler(rest_event("/api/v1/conversations", caller=caller, source_ip=_ip()), FakeContext())
+        before = handler(rest_event("/api/v1/conversations", caller=caller, source_ip=_ip()), lambda_context())
         assert before["statusCode"] == 200 and "ratelimit-limit" in response_headers(before)
 
         valkey.stop()
         unavailable_before = sum(metrics.metric_set.get("RateLimiterUnavailable", {}).get("Value", []))
-        api = handler(rest_event("/api/v1/conversations", caller=caller, source_ip=_ip()), FakeContext())
+        api = handler(rest_event("/api/v1/conversations", caller=caller, source_ip=_ip()), lambda_context())
         # Fail open: the request is served, without rate limit headers, and the outage is counted.
         assert api["statusCode"] == 200 and "ratelimit-limit" not in response_headers(api)
         assert sum(metrics.metric_set.get("RateLimiterUnavailable", {}).get("Value", [])) > unavailable_before
-        login = handler(rest_event("/api/v1/auth/login", "POST", source_ip=_ip()), FakeContext())
+        login = handler(rest_event("/api/v1/auth/login", "POST", source_ip=_ip()), lambda_context())
         # Fail closed: brute-force protection matters more than availability for login.
         assert login["statusCode"] == 503
         assert response_headers(login)["content-type"] == "application/problem+json"
         assert int(response_headers(login)["retry-after"]) >= 1
         assert response_json(login)["status"] == 503
-        assert handler(rest_event("/api/v1/health", source_ip=_ip()), FakeContext())["statusCode"] == 200
+        assert handler(rest_event("/api/v1/health", source_ip=_ip()), lambda_context())["statusCode"] == 200
 
         valkey.start()
-        after = handler(rest_event("/api/v1/auth/login", "POST", source_ip=_ip()), FakeContext())
+        after = handler(rest_event("/api/v1/auth/login", "POST", source_ip=_ip()), lambda_context())
         assert after["statusCode"] == 200 and "ratelimit-limit" in response_headers(after)

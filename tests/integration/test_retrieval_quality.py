@@ -106,7 +106,7 @@ def db_module(platform: Any) -> Any:
 def _hit_rate(conn: Any, corpus: dict[str, Any], mode: str) -> tuple[float, list[str]]:
     from pgvector.psycopg import register_vector
 
-    from claw_ai.embeddings import get_embedder
+    from claw_ai.providers import get_embedder
     from claw_ai.retrieval.search import search_chunks
     from claw_common.settings import get_settings
 
@@ -129,7 +129,7 @@ def _hit_rate(conn: Any, corpus: dict[str, Any], mode: str) -> tuple[float, list
 
 
 def test_the_offline_embedder_is_in_use(platform: Any) -> None:
-    from claw_ai.embeddings import get_embedder
+    from claw_ai.providers import get_embedder
     from claw_common.settings import get_settings
 
     assert get_embedder(get_settings()).name == "use-multilingual-v3"

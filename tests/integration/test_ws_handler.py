@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 
-from tests.chat_support import ChatUser, chat_uses_zhipu_fake, config_value, insert_user, invoke, rest_event
-from tests.conftest import load_event
+from tests.chat_support import chat_uses_zhipu_fake, config_value, insert_user, invoke, rest_event
 from tests.fakes.zhipu_fake import ZhipuFake
+from tests.support.events import load_event
+from tests.support.users import Principal
 from tests.ws_support import ManagementApi, function_log_records, text_of
 
 CONVERSATIONS = "/api/v1/conversations"
 
 
 @pytest.fixture()
-def alice(platform: Any, db: Any) -> ChatUser:
+def alice(platform: Any, db: Any) -> Principal:
     return insert_user(db, tier="pro")
 
 
@@ -30,7 +31,7 @@ def management(platform: Any) -> Iterator[ManagementApi]:
         yield api
 
 
-def ws_event(name: str, user: ChatUser | None, connection_id: str, body: Any = None) -> dict[str, Any]:
+def ws_event(name: str, user: Principal | None, connection_id: str, body: Any = None) -> dict[str, Any]:
     """A canonical WebSocket event for ``user`` on ``connection_id`` (``body`` as the client's frame)."""
     event = load_event(name)
     context = event["requestContext"]
@@ -49,28 +50,28 @@ def new_connection_id() -> str:
     return uuid.uuid4().hex[:15] + "="
 
 
-def connect(user: ChatUser | None, connection_id: str) -> int:
+def connect(user: Principal | None, connection_id: str) -> int:
     return invoke(ws_event("apigw_ws_connect.json", user, connection_id)).status_code
 
 
-def new_conversation(user: ChatUser, **fields: Any) -> dict[str, Any]:
+def new_conversation(user: Principal, **fields: Any) -> dict[str, Any]:
     resp = invoke(rest_event("POST", CONVERSATIONS, user=user, body={"title": "Orders", **fields}))
     assert resp.status_code == 201, resp.text
     return resp.json()
 
 
-def messages_of(user: ChatUser, conversation_id: str) -> list[dict[str, Any]]:
+def messages_of(user: Principal, conversation_id: str) -> list[dict[str, Any]]:
     resp = invoke(rest_event("GET", f"{CONVERSATIONS}/{conversation_id}/messages", user=user))
     assert resp.status_code == 200, resp.text
     return resp.json()["items"]
 
 
-def connections_of(db: Any, user: ChatUser) -> list[str]:
+def connections_of(db: Any, user: Principal) -> list[str]:
     rows = db.execute("SELECT connection_id FROM ws_connections WHERE user_id = %s", (user.id,)).fetchall()
     return [r["connection_id"] for r in rows]
 
 
-def test_connect_chat_disconnect_with_canonical_events(alice: ChatUser, management: ManagementApi, db: Any) -> None:
+def test_connect_chat_disconnect_with_canonical_events(alice: Principal, management: ManagementApi, db: Any) -> None:
     conversation = new_conversation(alice, model="glm-4")
     connection_id = new_connection_id()
 
@@ -103,7 +104,7 @@ def test_connect_without_an_authorizer_context_is_refused(platform: Any, db: Any
     assert db.execute("SELECT 1 FROM ws_connections WHERE connection_id = %s", (connection_id,)).fetchone() is None
 
 
-def test_a_connection_is_never_used_for_another_user(alice: ChatUser, management: ManagementApi, db: Any) -> None:
+def test_a_connection_is_never_used_for_another_user(alice: Principal, management: ManagementApi, db: Any) -> None:
     # Given Mallory's connection and Alice's conversation
     mallory = insert_user(db)
     connection_id = new_connection_id()
@@ -123,7 +124,7 @@ def test_a_connection_is_never_used_for_another_user(alice: ChatUser, management
 
 
 def test_a_client_gone_from_the_start_still_gets_its_answer_stored(
-    alice: ChatUser, management: ManagementApi, db: Any
+    alice: Principal, management: ManagementApi, db: Any
 ) -> None:
     # Given a connection whose client leaves as soon as the first frame is sent
     conversation = new_conversation(alice)
@@ -148,7 +149,7 @@ def test_a_client_gone_from_the_start_still_gets_its_answer_stored(
 
 
 def test_a_provider_failure_mid_stream_is_an_error_frame_and_nothing_is_billed(
-    alice: ChatUser, management: ManagementApi, db: Any
+    alice: Principal, management: ManagementApi, db: Any
 ) -> None:
     conversation = new_conversation(alice, model="glm-4")
     connection_id = new_connection_id()
@@ -173,7 +174,7 @@ def test_a_provider_failure_mid_stream_is_an_error_frame_and_nothing_is_billed(
     assert db.execute("SELECT count(*) AS n FROM usage_ledger WHERE user_id = %s", (alice.id,)).fetchone()["n"] == 0
 
 
-def test_quota_exceeded_is_a_429_error_frame(alice: ChatUser, management: ManagementApi, db: Any) -> None:
+def test_quota_exceeded_is_a_429_error_frame(alice: Principal, management: ManagementApi, db: Any) -> None:
     db.execute(
         """INSERT INTO usage_ledger (user_id, day, model, requests, total_tokens, prompt_tokens)
            VALUES (%s, (now() AT TIME ZONE 'UTC')::date, 'glm-4', 10, 2000000, 2000000)""",
@@ -202,7 +203,7 @@ def test_quota_exceeded_is_a_429_error_frame(alice: ChatUser, management: Manage
     ],
 )
 def test_bad_frames_are_422_error_frames(
-    alice: ChatUser, management: ManagementApi, route: str, body: Any, loc: list[str]
+    alice: Principal, management: ManagementApi, route: str, body: Any, loc: list[str]
 ) -> None:
     connection_id = new_connection_id()
     assert connect(alice, connection_id) == 200
@@ -216,7 +217,7 @@ def test_bad_frames_are_422_error_frames(
     assert error["errors"][0]["loc"] == loc
 
 
-def test_an_account_disabled_after_connecting_gets_401(alice: ChatUser, management: ManagementApi, db: Any) -> None:
+def test_an_account_disabled_after_connecting_gets_401(alice: Principal, management: ManagementApi, db: Any) -> None:
     from claw_common.auth.accounts import forget_principal
 
     conversation = new_conversation(alice)
@@ -240,7 +241,7 @@ def test_an_account_disabled_after_connecting_gets_401(alice: ChatUser, manageme
 
 
 def test_streamed_questions_share_the_chat_routes_rate_limit(
-    alice: ChatUser, management: ManagementApi, db: Any
+    alice: Principal, management: ManagementApi, db: Any
 ) -> None:
     # Given a messages route limit of one question per minute
     conversation = new_conversation(alice)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from claw_ai.answer_cache import cache_key
 from claw_ai.answering import ledger, pipeline
-from claw_ai.llm import ChatMessage
+from claw_ai.messages import ChatMessage
 from claw_ai.retrieval.sources import Source
 from claw_ai.tokens import count_messages
 

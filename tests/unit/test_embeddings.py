@@ -18,10 +18,9 @@ from claw_ai.embeddings import (
     InMemoryVectorCache,
     OfflineEmbedder,
     RedisVectorCache,
-    ZhipuEmbedder,
-    build_embedder,
-    get_embedder,
 )
+from claw_ai.providers import build_embedder, get_embedder
+from claw_ai.zhipu.embeddings import ZhipuEmbedder
 from claw_common.errors import DependencyUnavailable, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from claw_common.settings import Settings
 
@@ -366,9 +365,11 @@ def test_zhipu_no_balance_429_is_not_retried(fake_zhipu):
     fake, url = fake_zhipu
     fake.script = [(429, {"error": {"code": "1113", "message": "余额不足"}}, 0.0)]
 
-    with pytest.raises(UpstreamError):
+    # A spent balance: one request, then 503 with a Retry-After, as for chat (one Zhipu policy).
+    with pytest.raises(UpstreamUnavailable) as caught:
         zhipu(url).embed(["hello"])
     assert len(fake.requests) == 1
+    assert caught.value.headers.get("Retry-After") == "60"
 
 
 def test_zhipu_timeout_becomes_upstream_timeout(fake_zhipu):

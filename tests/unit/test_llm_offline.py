@@ -9,20 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from claw_ai.llm import (
-    FENCE_PREAMBLE,
-    OFFLINE_MODEL,
-    ChatMessage,
-    Completion,
-    OfflineProvider,
-    Passage,
-    StreamDelta,
-    ZhipuProvider,
-    fence_passages,
-    get_llm_provider,
-    stream_pieces,
-)
+from claw_ai.llm import FENCE_PREAMBLE, OFFLINE_MODEL, OfflineProvider, fence_passages, stream_pieces
+from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta
+from claw_ai.providers import get_llm_provider
 from claw_ai.tokens import count_messages, count_tokens
+from claw_ai.zhipu.chat import ZhipuProvider
 from claw_common.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

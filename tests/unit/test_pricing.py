@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from claw_ai.llm import Usage
+from claw_ai.messages import Usage
 from claw_ai.pricing import (
     DEFAULT_PRICES,
     UNKNOWN_MODEL_PRICE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from claw_ai.llm import ChatMessage
+from claw_ai.messages import ChatMessage
 from claw_ai.tokens import (
     MESSAGE_OVERHEAD_TOKENS,
     REPLY_PRIMING_TOKENS,

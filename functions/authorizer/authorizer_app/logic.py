@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from authorizer_app.models import UserOut
+from authorizer_app.models import ApiKeyCreated, ApiKeyList, ApiKeyOut, UserOut
 from authorizer_app.repository import ApiKeyRepository, RefreshTokenRepository
 from claw_common.auth import accounts, tokens
 from claw_common.auth.accounts import UserRecord, UserRepository
@@ -251,7 +251,7 @@ def get_profile(ctx: AuthContext, user_id: str) -> UserOut:
 # ---------------------------------------------------------------- API keys
 
 
-def create_api_key(ctx: AuthContext, *, user_id: str, name: str) -> dict[str, Any]:
+def create_api_key(ctx: AuthContext, *, user_id: str, name: str) -> ApiKeyCreated:
     """A new key for the caller; the full key is in the result and nowhere else, ever."""
     new = tokens.generate_api_key()
     with ctx.connection() as conn:
@@ -261,12 +261,14 @@ def create_api_key(ctx: AuthContext, *, user_id: str, name: str) -> dict[str, An
         if repo.count_active(user_id) >= MAX_API_KEYS_PER_USER:
             raise Conflict(f"At most {MAX_API_KEYS_PER_USER} active API keys per user; delete one first.")
         row = repo.create(user_id=user_id, name=name, prefix=new.prefix, key_hash=new.key_hash)
-    return {**row, "key": new.key}
+    return ApiKeyCreated(**row, key=new.key)
 
 
-def list_api_keys(ctx: AuthContext, user_id: str) -> list[dict[str, Any]]:
+def list_api_keys(ctx: AuthContext, user_id: str) -> ApiKeyList:
+    """The caller's active keys (prefixes only; a key is shown once, when it is created)."""
     with ctx.connection() as conn:
-        return ApiKeyRepository(conn).list_active(user_id)
+        rows = ApiKeyRepository(conn).list_active(user_id)
+    return ApiKeyList(items=[ApiKeyOut(**row) for row in rows])
 
 
 def revoke_api_key(ctx: AuthContext, *, user_id: str, key_id: str) -> None:

@@ -13,7 +13,6 @@ from authorizer_app.models import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyList,
-    ApiKeyOut,
     LoginRequest,
     LogoutRequest,
     RefreshRequest,
@@ -144,13 +143,12 @@ def _password_session(caller: Caller) -> Caller:
     "/auth/api-keys", status_code=201, response_model=ApiKeyCreated, tags=["api-keys"], summary="Create an API key"
 )
 def create_api_key(caller: CallerDep, body: ApiKeyCreate) -> ApiKeyCreated:
-    row = logic.create_api_key(logic.auth_context(), user_id=_password_session(caller).user_id, name=body.name)
-    return ApiKeyCreated(**row)
+    return logic.create_api_key(logic.auth_context(), user_id=_password_session(caller).user_id, name=body.name)
 
 
 @router.get("/auth/api-keys", response_model=ApiKeyList, tags=["api-keys"], summary="The caller's API keys")
 def list_api_keys(caller: CallerDep) -> ApiKeyList:
-    return ApiKeyList(items=[ApiKeyOut(**row) for row in logic.list_api_keys(logic.auth_context(), caller.user_id)])
+    return logic.list_api_keys(logic.auth_context(), caller.user_id)
 
 
 @router.delete("/auth/api-keys/{key_id}", status_code=204, tags=["api-keys"], summary="Revoke an API key")

@@ -35,7 +35,7 @@ from claw_ai.answering.pipeline import (
     record_usage,
     remember,
 )
-from claw_ai.llm import ChatMessage
+from claw_ai.messages import ChatMessage
 from claw_ai.retrieval.sources import Source
 from claw_ai.tokens import count_tokens
 from claw_common.auth.caller import Caller

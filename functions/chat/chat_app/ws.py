@@ -47,11 +47,6 @@ class ChatAction(ChatRequest):
     conversation_id: str = Field(min_length=1, max_length=64, description="The caller's conversation.")
 
 
-def is_websocket_event(event: Any) -> bool:
-    """True for API Gateway WebSocket events (they name an ``eventType``; REST proxy events do not)."""
-    return isinstance(event, dict) and bool((event.get("requestContext") or {}).get("eventType"))
-
-
 def error_frame(exc: ClawError, **extra: Any) -> dict[str, Any]:
     """An ``error`` frame: the problem+json fields of ``exc`` (``problem_type`` is its ``type`` URI)."""
     frame: dict[str, Any] = {

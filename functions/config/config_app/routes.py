@@ -18,7 +18,7 @@ from claw_common.errors import BadRequest
 from claw_common.health import check_health
 from claw_common.http.pagination import Cursor, Limit
 from claw_common.http.security import AdminDep, CallerDep
-from config_app import service
+from config_app import reads, transfer, writes
 from config_app.models import (
     AuditPage,
     ConfigCreate,
@@ -66,8 +66,8 @@ def _expected_version(if_match: str | None, body_version: int | None) -> int | N
     return header_version if header_version is not None else body_version
 
 
-def _with_etag(response: Response, out: dict[str, Any]) -> dict[str, Any]:
-    response.headers["ETag"] = f'"{out["version"]}"'
+def _with_etag(response: Response, out: ConfigOut) -> ConfigOut:
+    response.headers["ETag"] = f'"{out.version}"'
     return out
 
 
@@ -77,8 +77,8 @@ def list_configs(
     limit: Limit = 50,
     cursor: Cursor = None,
     prefix: Annotated[str | None, Query(max_length=128, description="Only keys starting with this.")] = None,
-) -> dict[str, Any]:
-    return service.list_configs(limit=limit, cursor=cursor, prefix=prefix)
+) -> Any:
+    return reads.list_configs(limit=limit, cursor=cursor, prefix=prefix)
 
 
 @router.post(
@@ -88,13 +88,13 @@ def list_configs(
     status_code=status.HTTP_201_CREATED,
     response_model=ConfigOut,
 )
-def create_config(body: ConfigCreate, caller: AdminDep, request: Request, response: Response) -> dict[str, Any]:
-    return _with_etag(response, service.create_config(body, caller, _request_id(request)))
+def create_config(body: ConfigCreate, caller: AdminDep, request: Request, response: Response) -> Any:
+    return _with_etag(response, writes.create_config(body, caller, _request_id(request)))
 
 
 @router.get("/configs/public", tags=["configs"], summary="Public configs (no auth)", response_model=PublicConfigPage)
-def public_configs(limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
-    return service.list_public(limit=limit, cursor=cursor)
+def public_configs(limit: Limit = 100, cursor: Cursor = None) -> Any:
+    return reads.list_public(limit=limit, cursor=cursor)
 
 
 @router.get("/configs/audit/log", tags=["configs"], summary="Audit log (admin)", response_model=AuditPage)
@@ -107,23 +107,23 @@ def audit_log(
     until: Annotated[datetime | None, Query(description="Before this time (ISO 8601).")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> dict[str, Any]:
-    return service.audit_log(key=key, actor=actor, action=action, since=since, until=until, limit=limit, cursor=cursor)
+) -> Any:
+    return reads.audit_log(key=key, actor=actor, action=action, since=since, until=until, limit=limit, cursor=cursor)
 
 
 @router.post("/configs/reload", tags=["configs"], summary="Drop config caches (admin)", response_model=ReloadResult)
-def reload(caller: AdminDep, request: Request) -> dict[str, Any]:
-    return service.reload_caches(caller, _request_id(request))
+def reload(caller: AdminDep, request: Request) -> Any:
+    return writes.reload_caches(caller, _request_id(request))
 
 
 @router.post("/configs/export", tags=["configs"], summary="Export configs (admin)", response_model=ExportDocument)
-def export(caller: AdminDep, request: Request, body: Annotated[ExportRequest | None, Body()] = None) -> dict[str, Any]:
-    return service.export_configs(body or ExportRequest(), caller, _request_id(request))
+def export(caller: AdminDep, request: Request, body: Annotated[ExportRequest | None, Body()] = None) -> Any:
+    return transfer.export_configs(body or ExportRequest(), caller, _request_id(request))
 
 
 @router.post("/configs/import", tags=["configs"], summary="Import configs (admin)", response_model=ImportResult)
-def import_(body: ImportRequest, caller: AdminDep, request: Request) -> dict[str, Any]:
-    return service.import_configs(body, caller, _request_id(request))
+def import_(body: ImportRequest, caller: AdminDep, request: Request) -> Any:
+    return transfer.import_configs(body, caller, _request_id(request))
 
 
 @router.get("/configs/{key}", tags=["configs"], summary="Get a config", response_model=ConfigOut)
@@ -133,16 +133,16 @@ def get_config(
     request: Request,
     response: Response,
     reveal: Annotated[bool, Query(description="Admins: show a sensitive value in clear (audited).")] = False,
-) -> dict[str, Any]:
-    return _with_etag(response, service.get_config(key, caller, reveal=reveal, request_id=_request_id(request)))
+) -> Any:
+    return _with_etag(response, reads.get_config(key, caller, reveal=reveal, request_id=_request_id(request)))
 
 
 @router.put("/configs/{key}", tags=["configs"], summary="Update a config (admin)", response_model=ConfigOut)
 def update_config(
     key: str, body: ConfigUpdate, caller: AdminDep, request: Request, response: Response, if_match: IfMatch = None
-) -> dict[str, Any]:
+) -> Any:
     expected = _expected_version(if_match, body.version)
-    return _with_etag(response, service.update_config(key, body, expected, caller, _request_id(request)))
+    return _with_etag(response, writes.update_config(key, body, expected, caller, _request_id(request)))
 
 
 @router.delete(
@@ -164,15 +164,15 @@ def delete_config(
     if version is not None and body_version is not None and version != body_version:
         raise BadRequest("The query's and the body's version disagree.")
     expected = _expected_version(if_match, version if version is not None else body_version)
-    service.delete_config(key, expected, caller, _request_id(request))
+    writes.delete_config(key, expected, caller, _request_id(request))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
     "/configs/{key}/history", tags=["configs"], summary="History of a config (admin)", response_model=HistoryPage
 )
-def config_history(key: str, _: AdminDep, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    return service.history(key, limit=limit, cursor=cursor)
+def config_history(key: str, _: AdminDep, limit: Limit = 50, cursor: Cursor = None) -> Any:
+    return reads.history(key, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -180,6 +180,6 @@ def config_history(key: str, _: AdminDep, limit: Limit = 50, cursor: Cursor = No
 )
 def rollback(
     key: str, body: RollbackRequest, caller: AdminDep, request: Request, response: Response, if_match: IfMatch = None
-) -> dict[str, Any]:
+) -> Any:
     expected = _expected_version(if_match, body.expected_version)
-    return _with_etag(response, service.rollback_config(key, body.version, expected, caller, _request_id(request)))
+    return _with_etag(response, writes.rollback_config(key, body.version, expected, caller, _request_id(request)))

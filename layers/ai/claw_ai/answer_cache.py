@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from claw_ai.llm import ChatMessage
+from claw_ai.messages import ChatMessage
 from claw_common.observability import logger
 
 KEY_PREFIX = "claw:chat:answer:v1:"

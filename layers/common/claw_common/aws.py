@@ -14,6 +14,9 @@ def aws_client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
+    from claw_common.observability import trace_calls_of
+
+    trace_calls_of("botocore")
     settings = get_settings()
     config_kwargs: dict[str, Any] = {
         "retries": {"max_attempts": 3, "mode": "standard"},

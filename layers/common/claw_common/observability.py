@@ -11,6 +11,7 @@ its own EMF line, so extra dimensions never leak onto the plain metrics.
 
 from __future__ import annotations
 
+import threading
 import traceback
 from typing import Any
 
@@ -20,8 +21,24 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 NAMESPACE = "ClawAI"
 
 logger = Logger(utc=True)
-tracer = Tracer()
+# No patch_all at init: it imports every library the X-Ray SDK knows (httpx, requests, sqlite3,
+# psycopg...) on each cold start. PostgreSQL and Redis get subsegments of their own
+# (claw_common.data); the AWS SDK and httpx (Zhipu) are patched when first used.
+tracer = Tracer(auto_patch=False)
 metrics = Metrics(namespace=NAMESPACE)
+
+_patched: set[str] = set()
+_patch_lock = threading.Lock()
+
+
+def trace_calls_of(module: str) -> None:
+    """Record X-Ray subsegments for the calls of ``module`` ("botocore", "httpx") from now on."""
+    if module in _patched:
+        return
+    with _patch_lock:
+        if module not in _patched:
+            tracer.patch(modules=(module,))
+            _patched.add(module)
 
 
 def emit_metric(name: str, unit: MetricUnit, value: float, **dimensions: str) -> None:
@@ -52,4 +69,4 @@ def log_unhandled(message: str, exc: BaseException, **extra: Any) -> None:
     )
 
 
-__all__ = ["NAMESPACE", "MetricUnit", "emit_metric", "log_unhandled", "logger", "metrics", "tracer"]
+__all__ = ["NAMESPACE", "MetricUnit", "emit_metric", "log_unhandled", "logger", "metrics", "trace_calls_of", "tracer"]

@@ -16,7 +16,8 @@ from decimal import Decimal
 from claw_ai import runtime_config
 from claw_ai.answer_cache import AnswerCache, CachedAnswer, cache_key
 from claw_ai.answering.ledger import UsageRepository, check_quota
-from claw_ai.llm import ChatMessage, Completion, LLMProvider, Passage, StreamDelta, Usage, fence_passages, stream_pieces
+from claw_ai.llm import LLMProvider, fence_passages, stream_pieces
+from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta, Usage
 from claw_ai.pricing import cost_for
 from claw_ai.retrieval.sources import Retriever, Source
 from claw_ai.tokens import fit_history
@@ -43,7 +44,7 @@ class AnswerDeps:
 
 def default_deps() -> AnswerDeps:
     """The adapters of this process (each cached once per cold start)."""
-    from claw_ai.llm import get_llm_provider
+    from claw_ai.providers import get_llm_provider
     from claw_ai.retrieval.retriever import get_retriever
     from claw_common.data.cache import get_redis
     from claw_common.settings import get_settings

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 from claw_ai.retrieval.search import SearchHit, search_chunks
@@ -111,10 +110,14 @@ class PgVectorRetriever:
         )
 
 
-@lru_cache(maxsize=1)
 def get_retriever() -> PgVectorRetriever:
-    """The process's retriever: the deployment's embedder behind the Redis vector cache."""
-    from claw_ai.embeddings import CachedEmbedder, RedisVectorCache, get_embedder
+    """The process's retriever: the deployment's embedder behind the Redis vector cache.
+
+    Cheap to build: the embedder (its loaded model or SDK client) and the Redis client are the
+    cached parts, keyed by the settings that choose them, so a changed setting takes effect.
+    """
+    from claw_ai.embeddings import CachedEmbedder, RedisVectorCache
+    from claw_ai.providers import get_embedder
     from claw_common.data.cache import get_redis
     from claw_common.settings import get_settings
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from claw_ai.llm import Passage
+from claw_ai.messages import Passage
 
 SNIPPET_CHARS = 240
 """Length of the ``snippet`` shown to clients (the whole ``text`` goes to the model only)."""

@@ -49,14 +49,3 @@ def zhipu_api_key(settings: Settings) -> str | None:
     if settings.zhipuai_secret_arn:
         return _key_from_secret(settings.zhipuai_secret_arn)
     return None
-
-
-def with_zhipu_key(settings: Settings) -> Settings:
-    """``settings`` with ``zhipuai_api_key`` resolved (what ``get_llm_provider`` reads)."""
-    from pydantic import SecretStr
-
-    key = zhipu_api_key(settings)
-    current = settings.zhipuai_api_key.get_secret_value() if settings.zhipuai_api_key else None
-    if key == current:
-        return settings
-    return settings.model_copy(update={"zhipuai_api_key": SecretStr(key) if key else None})
