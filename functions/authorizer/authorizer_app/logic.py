@@ -32,6 +32,7 @@ from claw_common.errors import (
 )
 from claw_common.http.pagination import decode_cursor, encode_cursor, invalid_cursor
 from claw_common.observability import MetricUnit, logger, metrics
+from claw_common.ratelimit.admission import OUTAGE_RETRY_AFTER_S
 from claw_common.settings import Settings, get_settings
 
 ConnectionFactory = Callable[[], AbstractContextManager[Any]]
@@ -97,7 +98,10 @@ class LoginThrottle:
             # Fail closed, like the login route group of the rate limiter: without the
             # counters, guessing would be unlimited.
             logger.warning("login throttle unavailable; refusing logins")
-            raise DependencyUnavailable("Sign-in is briefly unavailable; try again shortly.") from exc
+            raise DependencyUnavailable(
+                "Sign-in is briefly unavailable; try again shortly.",
+                headers={"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
+            ) from exc
         for i, (_, limit) in enumerate(keys):
             count, ttl = values[2 * i], values[2 * i + 1]
             if count is not None and int(count) >= limit:
