@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .venv/tools
+# checkov has a venv of its own: its pins clash with the SAM CLI's and the project's.
+CHECKOV := .venv/checkov
+CHECKOV_VERSION := 3.3.30
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 PY312_DIR := $(shell dirname "$$(ls $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1 | grep . || command -v python3.12)" 2>/dev/null)
 export AWS_EC2_METADATA_DISABLED := true
@@ -14,21 +17,26 @@ STAGE ?= dev
 PYTEST_ARGS ?=
 EVAL_ARGS ?=
 
-.PHONY: help install tools web system-deps dev test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
+.PHONY: help install tools web system-deps deploy-web dev logs openapi test test-unit lint format typecheck validate build bench eval deploy smoke admin migrate clean
 
 help:
-	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566)"
+	@echo "make dev        start the whole platform locally (API on 127.0.0.1:3000, AWS endpoint on 127.0.0.1:4566;"
+	@echo "                other ports: make dev PORT=3001 AWS_PORT=4567); API docs at /api/v1/docs"
+	@echo "make logs       follow every function's log and metric lines (.claw/logs/<function>.log)"
+	@echo "make tools      install the AWS CLI, SAM CLI and cfn-lint under .venv/tools/bin (aws for the README's S3 examples)"
 	@echo "make test       run every test (unit, integration, end-to-end, browser, template checks)"
 	@echo "make web        build the console and widget.js into web/dist (npm ci + vite)"
 	@echo "make lint       ruff + mypy"
-	@echo "make validate   cfn-lint + sam validate --lint"
+	@echo "make validate   cfn-lint (with informational rules) + sam validate --lint + checkov"
 	@echo "make build      sam build, then every function's unzipped size with its layers"
+	@echo "make openapi    regenerate the merged OpenAPI document (functions/config/config_app/openapi.json)"
 	@echo "make bench      benchmarks (QUICK=1 for the quick suite)"
 	@echo "make eval       bilingual retrieval/answer evaluation -> benchmarks/results/eval.md (EVAL_ARGS=...)"
 	@echo "make deploy     sam build && sam deploy --config-env \$$STAGE (dev|prod)"
+	@echo "make deploy-web STACK=claw-ai-dev   upload the console and widget.js (S3 + CloudFront)"
 	@echo "make smoke STACK=claw-ai-dev   post-deploy smoke test (or URL=http://127.0.0.1:3000)"
 	@echo "make admin EMAIL=... PASSWORD=...   create or promote an admin"
-	@echo "make clean      stop nothing, wipe local data (.claw/) and build output"
+	@echo "make clean      stop nothing, wipe local data (.claw/: database, cache, S3 objects, KMS keys, queues, logs) and build output"
 
 $(VENV)/.installed: requirements-dev.txt layers/*/requirements.txt functions/ingest/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,7 +52,12 @@ $(TOOLS)/.installed:
 	$(TOOLS)/bin/pip install --quiet "aws-sam-cli>=1.140" "cfn-lint>=1.58" awscli
 	touch $@
 
-tools: $(TOOLS)/.installed
+$(CHECKOV)/.installed-$(CHECKOV_VERSION):
+	test -x $(CHECKOV)/bin/python || $(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet "checkov==$(CHECKOV_VERSION)"
+	touch $@
+
+tools: $(TOOLS)/.installed $(CHECKOV)/.installed-$(CHECKOV_VERSION)
 
 # The console and widget.js (web/dist), rebuilt when their sources change.
 WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/package-lock.json web/vite.config.ts web/vite.widget.config.ts
@@ -67,8 +80,18 @@ system-deps:
 		else echo "missing Debian packages for the browser/OCR tests: $$missing (sudo apt-get install $$missing)"; fi; \
 	fi
 
+# PORT / AWS_PORT choose the API and AWS endpoint ports (CLAW_GATEWAY_PORT / CLAW_AWS_PORT).
 dev: install web
-	$(PY) -m claw_local
+	$(if $(PORT),CLAW_GATEWAY_PORT=$(PORT)) $(if $(AWS_PORT),CLAW_AWS_PORT=$(AWS_PORT)) $(PY) -m claw_local
+
+# Every function's lines, metrics (EMF) included, as they are written; `make dev` keeps only
+# the log lines on its console.
+logs:
+	@ls .claw/logs/*.log >/dev/null 2>&1 || (echo "no logs yet: start the platform with make dev" && exit 1)
+	tail -n 40 -F .claw/logs/*.log
+
+openapi: install
+	$(PY) infra/openapi.py
 
 test: install tools web system-deps
 	PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(PY) -m pytest -q $(PYTEST_ARGS)
@@ -86,8 +109,9 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 validate: install tools
-	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(VENV)/bin/cfn-lint -c I -- infra/template.yaml
 	$(TOOLS)/bin/sam validate --lint --template-file infra/template.yaml --region us-east-1
+	$(CHECKOV)/bin/checkov -f infra/template.yaml --framework cloudformation --compact --quiet --skip-download
 
 build: install tools web
 	PATH="$(PY312_DIR):$$PATH" $(TOOLS)/bin/sam build --template-file infra/template.yaml --build-dir .aws-sam/build
@@ -104,7 +128,14 @@ bench: install
 eval: install
 	$(PY) -m benchmarks.eval $(EVAL_ARGS)
 
+# The connections the stage's reserved concurrency can open must fit the database (docs/deploy.md).
+# Upload the console and widget to the stack's web bucket, with config.json from its outputs.
+deploy-web: web tools
+	@test -n "$(STACK)" || (echo "usage: make deploy-web STACK=claw-ai-dev" && exit 2)
+	$(PY) scripts/deploy_web.py --stack-name $(STACK)
+
 deploy: build
+	$(PY) infra/connection_budget.py --config-env $(STAGE)
 	$(TOOLS)/bin/sam deploy --config-env $(STAGE) --template-file .aws-sam/build/template.yaml
 
 smoke: install

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import threading
 import time
@@ -27,6 +28,12 @@ from claw_local.static import StaticSite
 from claw_local.template import LOCAL_ACCOUNT_ID, LocalStack, Route
 
 API_ID = "clawlocal"
+access_log = logging.getLogger("claw_local.access")
+Response = tuple[int, list[tuple[str, str]], bytes]
+# The local stand-in for API Gateway's FlushStageAuthorizersCache (``make admin`` calls it, so a
+# promotion applies at once); loopback only, like everything the gateway serves.
+FLUSH_AUTHORIZERS_PATH = "/_local/flush-authorizers-cache"
+
 # The synchronous Lambda invoke payload limit: what API Gateway can hand to a function.
 MAX_LAMBDA_PAYLOAD = 6 * 1024 * 1024
 RESPONSE_TYPE_STATUS = {
@@ -201,7 +208,7 @@ class LocalGateway:
             # The WebSocket management API (post_to_connection) is served on the event loop
             # that owns the sockets.
             status, headers, payload = await self.websocket.management(scope["method"], scope["path"], bytes(body))
-        elif self.static.serves(scope.get("path") or "/"):
+        elif self.static.serves(scope.get("path") or "/") and scope.get("path") != FLUSH_AUTHORIZERS_PATH:
             status, headers, payload = await anyio.to_thread.run_sync(self.static.respond, scope)
         else:
             status, headers, payload = await anyio.to_thread.run_sync(self.handle, scope, bytes(body), too_large)
@@ -215,10 +222,40 @@ class LocalGateway:
         await send({"type": "http.response.body", "body": payload})
 
     # ------------------------------------------------------------------ request handling
-    def handle(
-        self, scope: dict[str, Any], body: bytes, too_large: bool = False
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
+    def handle(self, scope: dict[str, Any], body: bytes, too_large: bool = False) -> Response:
+        """One request: the response, and one access line (request id, route, status, latency)."""
         request_id = str(uuid.uuid4())
+        path = scope.get("path") or "/"
+        method = scope["method"].upper()
+        started = time.perf_counter()
+        route = "-"
+        status = 500
+        try:
+            if method == "POST" and path == FLUSH_AUTHORIZERS_PATH:
+                self.authorizer_cache.clear()
+                route, status = "flush-authorizers-cache", 204
+                return status, [], b""
+            match = None if too_large else match_route(self.stack.routes, path, method)
+            if match is not None:
+                route = f"{match.route.method} {match.route.path} -> {match.route.function}"
+            status, headers, payload = self._handle(scope, body, too_large, request_id, match)
+            if not any(k.lower() == "x-request-id" for k, _ in headers):
+                headers.append(("X-Request-Id", request_id))
+            return status, headers, payload
+        finally:
+            access_log.info(
+                "%s %s %s %.1fms request_id=%s route=%s",
+                method,
+                path,
+                status,
+                (time.perf_counter() - started) * 1000,
+                request_id,
+                route,
+            )
+
+    def _handle(
+        self, scope: dict[str, Any], body: bytes, too_large: bool, request_id: str, match: Match | None
+    ) -> Response:
         path = scope.get("path") or "/"
         method = scope["method"].upper()
         headers: dict[str, str] = {}
@@ -234,7 +271,6 @@ class LocalGateway:
         try:
             if too_large:
                 raise GatewayError("REQUEST_TOO_LARGE", "Request Too Large")
-            match = match_route(self.stack.routes, path, method)
             if match is None:
                 raise GatewayError("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
             query = scope.get("query_string", b"").decode("latin-1")

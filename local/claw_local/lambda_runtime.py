@@ -16,6 +16,7 @@ logger keys and metric sets with it for that moment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import sys
 import threading
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from claw_local.logs import output_of
 from claw_local.template import LOCAL_ACCOUNT_ID, FunctionSpec, LocalStack
 
 
@@ -56,7 +58,12 @@ class LocalLambda:
         self.spec = spec
         self.region = region
         self.name = f"claw-ai-{stage}-{spec.logical_id.removesuffix('Function').lower()}"
+        # The function's service name as on AWS (POWERTOOLS_SERVICE_NAME from the template).
+        self.service = (
+            spec.environment.get("POWERTOOLS_SERVICE_NAME") or spec.logical_id.removesuffix("Function").lower()
+        )
         self._handler: Callable[[dict[str, Any], Any], Any] | None = None
+        self._module: Any = None
         self._lock = lock or threading.Lock()
         self.invocations = 0
 
@@ -66,6 +73,7 @@ class LocalLambda:
             sys.path.insert(0, code_dir)
         module_name, func_name = self.spec.handler.rsplit(".", 1)
         module = importlib.import_module(module_name)
+        self._module = module
         return getattr(module, func_name)
 
     def invoke(self, event: dict[str, Any]) -> Any:
@@ -82,7 +90,31 @@ class LocalLambda:
             )
             self.invocations += 1
             _ensure_event_loop()
-            return self._handler(event, context)
+            _use_service_name(self.service, self._module)
+            with output_of(self.service):
+                return self._handler(event, context)
+
+
+def _use_service_name(service: str, handler_module: Any) -> None:
+    """Give Powertools' process-wide logger and metrics this function's service name.
+
+    On AWS each function reads POWERTOOLS_SERVICE_NAME at import in its own process; here all
+    functions share one logger and one metrics object, so the name is set per invocation
+    (invocations are serialised). A handler module's own logger (the authorizer keeps one, to
+    stay light) gets it too. ``_default_log_keys`` is what ``clear_state`` resets to.
+    """
+    from aws_lambda_powertools import Logger
+
+    from claw_common.observability import logger, metrics
+
+    metrics.service = service
+    own = vars(handler_module).values() if handler_module is not None else ()
+    loggers = [logger, *(v for v in own if isinstance(v, Logger))]
+    for each in loggers:
+        each.service = service
+        with contextlib.suppress(AttributeError, TypeError):
+            each._default_log_keys["service"] = service
+        each.append_keys(service=service)
 
 
 def _ensure_event_loop() -> None:

@@ -13,13 +13,26 @@ from pathlib import Path
 from typing import Any
 
 from claw_local.lambda_runtime import LocalLambdas
-from claw_local.services import Services, apply_dummy_aws_env, start_services
+from claw_local.services import Services, apply_dummy_aws_env, require_free_port, start_services
 from claw_local.sqs import QueueInfo, SqsEventSource, create_resources
-from claw_local.template import ROOT, LocalStack, load_local_stack
+from claw_local.template import ROOT, LocalStack, endpoint_account_id, load_local_stack
 
 log = logging.getLogger("claw_local")
 
 DEFAULT_DATA_DIR = ROOT / ".claw"
+# Written while the platform runs: how other commands (make admin) reach its services.
+STATE_FILE = "platform.json"
+
+
+def running_platform(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, Any] | None:
+    """The URLs of the platform running on ``data_dir`` (None when none runs there)."""
+    path = Path(data_dir) / STATE_FILE
+    try:
+        state = json.loads(path.read_text())
+        os.kill(int(state["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return dict(state)
 
 
 def _local_signing_keys(data_dir: Path) -> str:
@@ -47,6 +60,7 @@ class LocalPlatform:
         aws_endpoint_url: str | None = None,
         visibility_timeout_override: int | None = None,
         extra_env: dict[str, str] | None = None,
+        log_dir: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.gateway_port = gateway_port
@@ -55,6 +69,8 @@ class LocalPlatform:
         self.urls = {"database_url": database_url, "redis_url": redis_url, "aws_endpoint_url": aws_endpoint_url}
         self.visibility_timeout_override = visibility_timeout_override
         self.extra_env = extra_env or {}
+        # Per-function log files (``make dev``: .claw/logs); None leaves output on stdout (tests).
+        self.log_dir = log_dir
         self.services: Services | None = None
         self.stack: LocalStack | None = None
         self.lambdas: LocalLambdas | None = None
@@ -70,18 +86,28 @@ class LocalPlatform:
 
     def start(self, *, serve: bool = True, poll: bool = True) -> LocalPlatform:
         apply_dummy_aws_env()
+        if serve:
+            require_free_port(self.gateway_port, "API")  # before anything starts: one clear line
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.log_dir is not None:
+            from claw_local.logs import install
+
+            install(self.log_dir)
         self.services = start_services(self.data_dir, aws_port=self.aws_port, redis_port=self.redis_port, **self.urls)
         try:
             self._configure_environment()
             self._migrate()
             self._create_resources()
             self.lambdas = LocalLambdas(self.stack)  # type: ignore[arg-type]
+            if self.log_dir is not None:
+                for function in self.lambdas.functions.values():
+                    (self.log_dir / f"{function.service}.log").touch()  # so `make logs` follows them all
             self._seed_admin()
             if serve:
                 self._serve()
             if poll:
                 self._start_pollers()
+            self._write_state_file()
         except BaseException:
             self.stop()
             raise
@@ -89,7 +115,8 @@ class LocalPlatform:
 
     def _configure_environment(self) -> None:
         assert self.services is not None
-        self.stack = load_local_stack()
+        # The account of the endpoint in use (embedded moto or LocalStack), as its init hook sees it.
+        self.stack = load_local_stack(account_id=endpoint_account_id(self.services.aws_endpoint_url))
         stack = self.stack
         env = {
             k: v
@@ -99,7 +126,8 @@ class LocalPlatform:
         env.update(
             {
                 "CLAW_STAGE": "local",
-                # One process hosts every function here, so they share one service name.
+                # The platform's own lines; each function logs under its template service name
+                # (claw_local.lambda_runtime sets it per invocation).
                 "POWERTOOLS_SERVICE_NAME": "claw-local",
                 "DATABASE_URL": self.services.database_url,
                 "REDIS_URL": self.services.redis_url,
@@ -210,7 +238,27 @@ class LocalPlatform:
             poller.start()
             self.pollers.append(poller)
 
+    def _write_state_file(self) -> None:
+        assert self.services is not None
+        path = self.data_dir / STATE_FILE
+        state = {
+            "pid": os.getpid(),
+            "gateway_url": self.gateway_url,
+            "aws_endpoint_url": self.services.aws_endpoint_url,
+            "redis_url": self.services.redis_url,
+            "database_url": self.services.database_url,
+        }
+        path.write_text(json.dumps(state, indent=2))
+        path.chmod(0o600)
+
+    def _remove_state_file(self) -> None:
+        path = self.data_dir / STATE_FILE
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            if int(json.loads(path.read_text())["pid"]) == os.getpid():
+                path.unlink()
+
     def stop(self) -> None:
+        self._remove_state_file()
         for poller in self.pollers:
             poller.stop()
         for poller in self.pollers:

@@ -21,7 +21,7 @@ if __package__ in (None, ""):
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from claw_local.sqs import create_resources
-from claw_local.template import load_local_stack
+from claw_local.template import endpoint_account_id, load_local_stack
 
 
 def provision(endpoint_url: str, stage: str, region: str) -> dict[str, str]:
@@ -38,8 +38,7 @@ def provision(endpoint_url: str, stage: str, region: str) -> dict[str, str]:
     s3 = session.client("s3", endpoint_url=endpoint_url, config=Config(s3={"addressing_style": "path"}))
     sqs = session.client("sqs", endpoint_url=endpoint_url)
     # moto answers 123456789012, LocalStack 000000000000: names that embed the account follow it.
-    account = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]
-    stack = load_local_stack({"Stage": stage}, region=region, account_id=account)
+    stack = load_local_stack({"Stage": stage}, region=region, account_id=endpoint_account_id(endpoint_url, region))
     queues = create_resources(stack, s3, sqs)
     env = {"DOCUMENTS_BUCKET": stack.bucket_name}
     for spec in stack.queues.values():

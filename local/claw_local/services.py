@@ -36,6 +36,17 @@ def apply_dummy_aws_env(override: bool = False) -> None:
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 
+class PortInUse(RuntimeError):
+    """A port the platform needs is taken; the message says which variable chooses another."""
+
+
+# What sets each port, for the one-line message when it is taken.
+PORT_SETTINGS = {
+    "API": ("PORT", "CLAW_GATEWAY_PORT"),
+    "AWS endpoint": ("AWS_PORT", "CLAW_AWS_PORT"),
+}
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -43,12 +54,29 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on ``port`` now.
+
+    ``SO_REUSEADDR`` as the servers themselves set it (uvicorn, werkzeug): sockets left in
+    TIME-WAIT by the previous run do not block a restart, only a live listener does.
+    """
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
             return False
         return True
+
+
+def require_free_port(port: int, what: str) -> None:
+    """Raise :class:`PortInUse` with the one line a person needs when ``port`` is taken."""
+    if port_is_free(port):
+        return
+    make_var, env_var = PORT_SETTINGS[what]
+    raise PortInUse(
+        f"port {port} ({what}) is in use by another program: stop it, or pick another port with "
+        f"`make dev {make_var}=<port>` (environment variable {env_var})"
+    )
 
 
 @dataclass
@@ -105,17 +133,36 @@ def start_valkey(data_dir: Path, port: int | None = None) -> tuple[str, Any]:
     return f"redis://127.0.0.1:{server.port}/0", server
 
 
-def start_moto(port: int) -> tuple[str, Any]:
-    """S3 + SQS (and the rest of AWS that moto knows) on 127.0.0.1:port."""
+def start_moto(port: int, state_file: Path | None = None) -> tuple[str, Any]:
+    """S3 + SQS + KMS (and the rest of AWS that moto knows) on 127.0.0.1:port.
+
+    With ``state_file``, the emulator's state is loaded from it and saved back to it
+    (:mod:`claw_local.aws_state`), so objects, keys and queued messages survive restarts.
+    """
     from moto.server import ThreadedMotoServer
 
-    if not port_is_free(port):
-        raise RuntimeError(f"port {port} is taken: stop what runs there or set AWS_ENDPOINT_URL to use it")
+    require_free_port(port, "AWS endpoint")
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     url = f"http://127.0.0.1:{port}"
     _wait_http(url)
-    return url, server.stop
+    if state_file is None:
+        return url, server.stop
+    from claw_local.aws_state import AwsStateFile
+
+    state = AwsStateFile(state_file)
+    try:
+        state.load()
+    except BaseException:
+        server.stop()
+        raise
+    state.start_autosave()
+
+    def stop() -> None:
+        server.stop()
+        state.stop()
+
+    return url, stop
 
 
 def _wait_http(url: str, timeout: float = 10.0) -> None:
@@ -154,7 +201,7 @@ def start_services(
             stoppers.append(valkey.stop)
             log.info("Valkey (embedded) ready on %s", redis_url)
         if not aws_endpoint_url:
-            aws_endpoint_url, stop = start_moto(aws_port)
+            aws_endpoint_url, stop = start_moto(aws_port, data_dir / "aws-state.pickle")
             stoppers.append(stop)
             log.info("S3 + SQS (moto) ready on %s", aws_endpoint_url)
     except BaseException:

@@ -48,10 +48,14 @@ def create_resources(
         infos[spec.logical_id] = QueueInfo(url, arn, visibility, spec.max_receive_count)
 
     if stack.bucket_name:
-        try:
-            s3.create_bucket(Bucket=stack.bucket_name)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
+        # Only when missing: in us-east-1 moto answers CreateBucket on an existing bucket with a
+        # new, empty one, which would drop the objects restored from the saved state.
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if stack.bucket_name not in existing:
+            try:
+                s3.create_bucket(Bucket=stack.bucket_name)
+            except s3.exceptions.BucketAlreadyOwnedByYou:
+                pass
         if stack.bucket_versioned:
             s3.put_bucket_versioning(Bucket=stack.bucket_name, VersioningConfiguration={"Status": "Enabled"})
         queue_configs = []

@@ -1,6 +1,6 @@
 """The web console and ``widget.js`` on the local gateway, for every path outside ``/api``.
 
-What S3 + CloudFront do on AWS (web/infra-snippet.yaml), done here for ``make dev``:
+What S3 + CloudFront do on AWS (the WebDistribution of infra/template.yaml), done here for ``make dev``:
 ``/config.json`` gives the app its API and WebSocket URLs at run time (derived from the
 request's Host, so any port works); ``/assets/*`` are content-hashed, so cached forever;
 ``index.html`` is revalidated on every load; ``/widget.js`` keeps a stable URL (customers embed

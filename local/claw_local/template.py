@@ -6,6 +6,7 @@ the template; nothing about them is repeated in the local runtime.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,7 @@ class LocalStack:
 
     stage: str
     region: str
+    account_id: str = LOCAL_ACCOUNT_ID
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
     authorizer: AuthorizerSpec | None = None
@@ -191,6 +193,26 @@ def _as_int(value: Any, default: int) -> int:
         return default
 
 
+def endpoint_account_id(endpoint_url: str | None, region: str = "us-east-1") -> str:
+    """The account id an AWS endpoint answers with (STS), so names that embed it match there.
+
+    moto answers 123456789012, LocalStack 000000000000; without an endpoint (AWS itself is
+    never called locally) the local default.
+    """
+    if not endpoint_url:
+        return LOCAL_ACCOUNT_ID
+    import boto3
+
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+    )
+    return str(sts.get_caller_identity()["Account"])
+
+
 def load_local_stack(
     parameters: dict[str, Any] | None = None,
     region: str = "us-east-1",
@@ -204,7 +226,7 @@ def load_local_stack(
     resources: dict[str, Any] = template.get("Resources") or {}
     globals_fn = (template.get("Globals") or {}).get("Function") or {}
     global_env = r.resolve((globals_fn.get("Environment") or {}).get("Variables") or {})
-    stack = LocalStack(stage=params["Stage"], region=region)
+    stack = LocalStack(stage=params["Stage"], region=region, account_id=account_id)
 
     for logical_id, res in resources.items():
         rtype = res.get("Type")
@@ -215,8 +237,9 @@ def load_local_stack(
                 logical_id=logical_id,
                 handler=props["Handler"],
                 code_uri=(path.parent / props["CodeUri"]).resolve(),
-                timeout=_as_int(props.get("Timeout", globals_fn.get("Timeout", 3)), 3),
-                memory=_as_int(props.get("MemorySize", globals_fn.get("MemorySize", 128)), 128),
+                # Resolved: a timeout may be a parameter (ChatStreamTimeout).
+                timeout=_as_int(r.resolve(props.get("Timeout", globals_fn.get("Timeout", 3))), 3),
+                memory=_as_int(r.resolve(props.get("MemorySize", globals_fn.get("MemorySize", 128))), 128),
                 environment={k: "" if v is None else str(v) for k, v in env.items() if not isinstance(v, dict)},
             )
             for event in (props.get("Events") or {}).values():
@@ -270,7 +293,9 @@ def load_local_stack(
                 dlq=dlq_ref["Fn::GetAtt"][0] if isinstance(dlq_ref, dict) else None,
                 max_receive_count=_as_int(redrive.get("maxReceiveCount"), 0) or None,
             )
-        elif rtype == "AWS::S3::Bucket":
+        elif rtype == "AWS::S3::Bucket" and (props.get("NotificationConfiguration") or {}).get("QueueConfigurations"):
+            # The documents bucket: the one whose events feed a queue (the console's bucket is served
+            # by the local gateway from web/dist instead).
             p = r.resolve(props)
             stack.bucket_logical_id = logical_id
             stack.bucket_name = p.get("BucketName") or logical_id.lower()

@@ -81,7 +81,10 @@ def gateway_url(web_dist: Path, request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("platform").gateway_url
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API runs an event loop on the main thread
+# while it is open, and tests after the browser tests invoke handlers in-process (Mangum asks
+# for the thread's event loop, which must not be running).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: `apt-get install chromium` (Debian) to run the browser tests"

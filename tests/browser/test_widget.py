@@ -197,6 +197,7 @@ def test_owner_sees_a_visitor_conversation_and_its_feedback(
         owner.get_by_label("Email").fill(f"owner-{uuid.uuid4().hex[:8]}@example.com")
         owner.get_by_label("Password").fill("Correct-horse-9")
         owner.get_by_role("button", name="Create account", exact=True).last.click()
+        expect(owner.get_by_text("No knowledge bases yet.")).to_be_visible()
         owner.get_by_label("Name").fill("Shop FAQ")
         owner.get_by_role("button", name="Create knowledge base").click()
         doc = tmp_path / "shipping-policy.md"

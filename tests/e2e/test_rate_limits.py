@@ -82,7 +82,10 @@ def test_status_shows_the_callers_buckets_with_ratelimit_headers(platform: Any, 
     body = resp.json()
     assert (body["user_id"], body["tier"], body["ip"], body["allow_listed"]) == (user.id, "free", ip, False)
     buckets = {b["scope"]: b for b in body["buckets"]}
-    assert set(buckets) == {"global", "user", "ip", "route:conversations", "route:messages", "route:knowledge"}
+    assert set(buckets) == {
+        *("global", "user", "ip", "route:conversations", "route:messages"),
+        *("route:knowledge", "route:knowledge_reads"),
+    }
     # This request took one token from the user's and the IP's bucket; reading took none.
     assert (buckets["user"]["limit"], buckets["user"]["remaining"]) == (100, 99)
     assert (buckets["ip"]["limit"], buckets["ip"]["remaining"]) == (200, 199)

@@ -188,3 +188,49 @@ def test_websocket_connect_is_authorized_by_its_token_query_parameter_only(api: 
     rest["queryStringParameters"] = {"token": user.access_token}
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.lambda_handler(rest, lambda_context("authorizer", timeout_s=5, memory_mb=512))
+
+
+def _visitor_token(origin: str = "https://shop.example.com") -> str:
+    from claw_common.auth.tokens import parse_key_ring
+    from claw_common.auth.visitor_tokens import issue_visitor_token
+
+    return issue_visitor_token(
+        parse_key_ring(os.environ["JWT_SIGNING_KEYS"]),
+        visitor_id=str(uuid.uuid4()),
+        assistant="ast_" + "v" * 24,
+        conversation_id=str(uuid.uuid4()),
+        origin=origin,
+        issuer=os.environ.get("JWT_ISSUER") or "https://claw.ai",
+        ttl_s=600,
+    )
+
+
+def test_a_visitor_session_token_opens_only_a_websocket_without_a_user(authorizer: Any) -> None:
+    token = _visitor_token()
+    # On a REST route it is refused, whatever the route
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer.lambda_handler(
+            authorizer_event(f"Bearer {token}"), lambda_context("authorizer", timeout_s=5, memory_mb=512)
+        )
+
+    # On $connect from its origin it is accepted, with a context that names no user
+    event = {
+        "type": "REQUEST",
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:wsapi12345/dev/$connect",
+        "headers": {"Origin": "https://shop.example.com"},
+        "queryStringParameters": {"token": token},
+        "multiValueQueryStringParameters": {"token": [token]},
+        "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "stage": "dev", "apiId": "wsapi12345"},
+    }
+    result = authorizer.lambda_handler(event, lambda_context("authorizer", timeout_s=5, memory_mb=512))
+    context = result["context"]
+    assert "user_id" not in context and context["auth_method"] == "visitor"
+    assert context["assistant"] == "ast_" + "v" * 24
+    assert result["principalId"] == f"visitor:{context['visitor_id']}"
+
+    # From another origin (or none) it is refused
+    for headers in ({"Origin": "https://evil.example.net"}, {}):
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            authorizer.lambda_handler(
+                {**event, "headers": headers}, lambda_context("authorizer", timeout_s=5, memory_mb=512)
+            )

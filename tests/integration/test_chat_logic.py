@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -164,7 +165,7 @@ def test_answer_question_without_a_conversation_is_billed_once_and_cached(
 
 
 def test_the_zhipu_key_is_read_once_from_secrets_manager(platform: Any, unique: str) -> None:
-    from claw_ai.zhipu.credentials import _key_from_secret, zhipu_api_key
+    from claw_ai.zhipu.credentials import zhipu_api_key
     from claw_common.aws import aws_client
     from claw_common.settings import get_settings
 
@@ -180,7 +181,6 @@ def test_the_zhipu_key_is_read_once_from_secrets_manager(platform: Any, unique: 
     assert resolved == "abc123.secretpart"
     secrets.put_secret_value(SecretId=arn, SecretString='{"api_key": "rotated.value"}')
     assert zhipu_api_key(settings) == "abc123.secretpart"
-    assert _key_from_secret.cache_info().hits >= 1
     # And without a secret or key the offline provider stays
     assert zhipu_api_key(settings.model_copy(update={"zhipuai_secret_arn": None})) is None
 
@@ -209,3 +209,34 @@ def test_with_the_key_only_in_a_secret_embeddings_and_answers_use_zhipu(
     [request] = zhipu.requests_to("/embeddings")
     assert request.body["input"] == ["退货政策是什么？"]
     assert isinstance(get_llm_provider(settings), ZhipuProvider)
+
+
+def test_a_key_zhipu_rejects_is_read_again_from_its_rotated_secret(
+    platform: Any, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claw_ai.messages import ChatMessage
+    from claw_ai.providers import get_llm_provider
+    from claw_ai.zhipu import credentials as zhipu_module
+    from claw_common.aws import aws_client
+    from claw_common.errors import UpstreamError
+    from claw_common.settings import get_settings
+    from tests.fakes.zhipu_fake import ZhipuFake
+
+    # No minute between reads here (a wrong key in production is re-read at most once a minute).
+    monkeypatch.setattr(zhipu_module._secret_keys, "_min_reread_s", 0)
+    secrets = aws_client("secretsmanager")
+    arn = secrets.create_secret(Name=f"claw/zhipu-rot-{unique}", SecretString='{"api_key": "old1234.retired"}')["ARN"]
+    with ZhipuFake() as fake:
+        settings = get_settings().model_copy(
+            update={"zhipuai_api_key": None, "zhipuai_secret_arn": arn, "zhipuai_base_url": fake.base_url}
+        )
+        messages = [ChatMessage("user", "Hello?")]
+        assert zhipu_module.zhipu_api_key(settings) == "old1234.retired"
+        # Given the secret was rotated after this container read it
+        secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({"api_key": fake.api_key}))
+        # When Zhipu rejects the old key, that request fails...
+        with pytest.raises(UpstreamError):
+            get_llm_provider(settings).complete(messages, model="glm-4-flash")
+        # ...and the next one reads the secret again and is answered
+        assert zhipu_module.zhipu_api_key(settings) == fake.api_key
+        assert get_llm_provider(settings).complete(messages, model="glm-4-flash").content

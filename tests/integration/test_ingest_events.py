@@ -54,3 +54,32 @@ def test_a_malformed_record_fails_alone(platform: Any, db: Any, unique: str) -> 
 def test_lambda_context_reports_remaining_time() -> None:
     ctx = LambdaContext("fn", 128, "arn:aws:lambda:us-east-1:123456789012:function:fn", "id", timeout_s=3)
     assert 2000 < ctx.get_remaining_time_in_millis() <= 3000
+
+
+class _ClockedContext:
+    """A Lambda context whose remaining time follows a script (no waiting in tests)."""
+
+    function_name = "claw-ai-test-ingest"
+    memory_limit_in_mb = 2048
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:claw-ai-test-ingest"
+    aws_request_id = "ingest-time-test"
+    log_stream_name = "test"
+
+    def __init__(self, remaining_ms: list[int]) -> None:
+        self._remaining = list(remaining_ms)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining.pop(0) if len(self._remaining) > 1 else self._remaining[0]
+
+
+def test_records_left_when_time_runs_short_go_back_to_the_queue(platform: Any) -> None:
+    from ingest_app.handler import lambda_handler
+
+    # Given a batch of three, and an invocation that has 120 s at the start
+    template = load_event("sqs_s3_test_event.json")["Records"][0]
+    records = [{**template, "messageId": f"m{i}"} for i in range(3)]
+    # When the first record starts with plenty left and the second finds only 20 s
+    context = _ClockedContext([120_000, 100_000, 20_000])
+    result = lambda_handler({"Records": records}, context)
+    # Then the first is done and the other two are reported for redelivery, not started
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}

@@ -39,3 +39,13 @@ def test_provision_script_creates_bucket_queues_and_notification(platform: Any, 
         "s3:ObjectCreated:*",
         "s3:ObjectRemoved:*",
     }
+
+
+def test_the_platform_names_resources_with_the_endpoints_own_account(platform: Any) -> None:
+    import boto3
+
+    sts = boto3.client("sts", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    account = sts.get_caller_identity()["Account"]
+    # One account id everywhere: what the init hook (provision.py) and `make dev` both ask STS.
+    assert platform.stack.account_id == account
+    assert platform.stack.bucket_name == f"claw-ai-local-documents-{account}-us-east-1"

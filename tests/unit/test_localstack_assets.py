@@ -35,3 +35,16 @@ def test_env_json_satisfies_settings_and_names_the_localstack_bucket() -> None:
     assert settings.database_url.get_secret_value().startswith("postgresql://")
     stack = load_local_stack(account_id="000000000000")
     assert params["DOCUMENTS_BUCKET"] == stack.bucket_name
+
+
+def test_localstack_is_healthy_only_after_the_init_hook_wrote_its_marker() -> None:
+    compose = yaml.safe_load((LOCALSTACK / "docker-compose.yml").read_text())
+    check = " ".join(compose["services"]["localstack"]["healthcheck"]["test"])
+    [hook] = (LOCALSTACK / "init" / "ready.d").glob("*.sh")
+    text = hook.read_text()
+    marker = next(line.split("=", 1)[1] for line in text.splitlines() if line.startswith("READY_MARKER="))
+    assert f"test -f {marker}" in check
+    # Written last (after provisioning, under `set -e`), removed first (a restart starts unhealthy).
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert lines[-1] == 'touch "$READY_MARKER"' and "set -euo pipefail" in lines
+    assert text.index('rm -f "$READY_MARKER"') < text.index("provision.py")

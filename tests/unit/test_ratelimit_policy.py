@@ -43,6 +43,24 @@ def test_route_groups_by_path(path: str, group: str | None) -> None:
     assert (found.name if found else None) == group
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "group"),
+    [
+        ("POST", "/api/v1/knowledge/kb1/documents/upload", "knowledge"),
+        ("POST", "/api/v1/knowledge/kb1/documents", "knowledge"),
+        ("POST", "/api/v1/knowledge/kb1/documents/upload-url", "knowledge"),
+        ("DELETE", "/api/v1/knowledge/kb1", "knowledge"),
+        ("GET", "/api/v1/knowledge/kb1/documents", "knowledge_reads"),
+        ("GET", "/api/v1/knowledge/kb1/documents/d1", "knowledge_reads"),
+        ("POST", "/api/v1/knowledge/kb1/query", "knowledge_reads"),
+        ("POST", "/api/v1/knowledge/query", "knowledge_reads"),
+    ],
+)
+def test_listing_and_status_polling_do_not_spend_the_upload_budget(method: str, path: str, group: str) -> None:
+    found = route_group_for(path, method)
+    assert found is not None and found.name == group
+
+
 def test_login_and_register_fail_closed_api_groups_fail_open() -> None:
     assert route_group_for("/api/v1/auth/login").fail_closed
     assert route_group_for("/api/v1/auth/register").fail_closed

@@ -13,10 +13,14 @@ def test_every_function_runs_python312_with_tracing_and_a_log_group_with_retenti
     assert globals_fn["Tracing"] == "Active"
     functions = [k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"]
     assert {"AuthorizerFunction", "AuthFunction", "ChatFunction", "ConfigFunction", "IngestFunction"} <= set(functions)
-    log_groups = [v for v in resources.values() if v["Type"] == "AWS::Logs::LogGroup"]
-    covered = {lg["Properties"]["LogGroupName"]["Fn::Sub"].split("${")[1].rstrip("}") for lg in log_groups}
-    assert set(functions) <= covered
-    assert all("RetentionInDays" in lg["Properties"] for lg in log_groups)
+    log_groups = {k: v for k, v in resources.items() if v["Type"] == "AWS::Logs::LogGroup"}
+    for name in functions:
+        props = resources[name]["Properties"]
+        # Each function logs to its own group, named after the function (created before it).
+        group = log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]
+        function_name = props["FunctionName"]["Fn::Sub"]
+        assert group["Properties"]["LogGroupName"]["Fn::Sub"] == f"/aws/lambda/{function_name}"
+    assert all("RetentionInDays" in lg["Properties"] for lg in log_groups.values())
 
 
 def test_queue_visibility_is_at_least_six_times_the_ingest_timeout_and_has_a_dlq() -> None:
@@ -47,3 +51,14 @@ def test_public_routes_opt_out_of_the_authorizer_and_the_rest_is_protected() -> 
     protected = {r.path for r in stack.routes if r.authorized}
     assert "/api/v1/conversations" in protected and "/api/v1/configs/{proxy+}" in protected
     assert stack.authorizer is not None and stack.authorizer.ttl_seconds > 0
+
+
+def test_the_streaming_function_gets_its_own_longer_timeout_locally_too() -> None:
+    stack = load_local_stack()
+    assert stack.functions["ChatFunction"].timeout == 29
+    assert stack.functions["ChatStreamFunction"].timeout >= 60
+    assert stack.websocket is not None
+    routes = {key: r.function for key, r in stack.websocket.routes.items()}
+    # Account holders' streaming is the chat stream function; visitors' visitor_chat is the assistants'.
+    assert routes.pop("visitor_chat") == "AssistantsFunction"
+    assert set(routes.values()) == {"ChatStreamFunction"}

@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chat_app.ws import ChatAction, error_frame, parse_chat_action
-from chat_app.ws_push import ConnectionPusher, FrameStream, display_width
 from claw_common.errors import QuotaExceeded, ValidationFailed
+from claw_common.http.ws_push import ConnectionPusher, FrameStream, display_width
 
 
 class RecordingClient:
@@ -119,3 +119,16 @@ def test_bad_chat_frames_are_422_without_echoing_the_input(body: Any, loc: list[
     errors = failed.value.extra["errors"]
     assert errors[0]["loc"] == loc
     assert "x" * 50 not in failed.value.detail and "input" not in errors[0]
+
+
+def test_a_streamed_answer_may_use_the_streaming_functions_whole_timeout() -> None:
+    from chat_app.ws import _deadline_s
+
+    class Context:
+        @staticmethod
+        def get_remaining_time_in_millis() -> int:
+            return 180_000
+
+    model_s, close_s = _deadline_s(Context())
+    # Not the REST call's 25 s: the WebSocket path is bounded by its own function timeout.
+    assert model_s == 177.0 and close_s == 179.5

@@ -13,8 +13,10 @@ Credentials (the identity source is the ``Authorization`` header, see docs/auth.
   API Gateway allows only when the authorizer's cache is off. With the cache on, the
   verdict is cached under the Authorization value alone, so any other header must not
   influence it (one client's verdict would be served to another);
-* WebSocket ``$connect``: the ``token`` query parameter (access token or API key), the
-  identity source of the WebSocket API's authorizer, and nothing else.
+* WebSocket ``$connect``: the ``token`` query parameter (access token, API key or a visitor
+  session token of an assistant), the identity source of the WebSocket API's authorizer.
+  A visitor token yields a context without ``user_id`` (see :func:`visitor_principal`);
+  on every REST route a visitor token is refused (401).
 
 The policy allows ``arn:aws:execute-api:{region}:{account}:{api}/{stage}/*``: API Gateway
 reuses a cached verdict for every route, so a policy naming only the first route would
@@ -38,7 +40,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from authorizer_app.config import AuthorizerConfig
-from claw_common.auth import tokens
+from claw_common.auth import tokens, visitor_tokens
+from claw_common.data.credentials import DatabaseCredentials, connect_with_rotation
 from claw_common.http.client_ip import event_source_ip
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "authorizer", utc=True)
@@ -60,42 +63,58 @@ def config() -> AuthorizerConfig:
 
 
 @lru_cache(maxsize=1)
-def key_ring() -> tokens.KeyRing:
-    """The signing keys, fetched once per cold start (Secrets Manager on AWS)."""
+def _secretsmanager() -> Any:
+    import boto3
+
     cfg = config()
+    return boto3.client("secretsmanager", region_name=cfg.aws_region, endpoint_url=cfg.aws_endpoint_url)
 
-    def secretsmanager() -> Any:
-        import boto3
 
-        return boto3.client("secretsmanager", region_name=cfg.aws_region, endpoint_url=cfg.aws_endpoint_url)
+@lru_cache(maxsize=1)
+def key_ring_source() -> tokens.KeyRingSource:
+    """The signing keys, fetched at the first token (Secrets Manager on AWS), again after a rotation."""
+    cfg = config()
+    return tokens.KeyRingSource(lambda: tokens.load_key_ring(cfg.jwt_signing_keys, cfg.jwt_secret_arn, _secretsmanager))
 
-    return tokens.load_key_ring(cfg.jwt_signing_keys, cfg.jwt_secret_arn, secretsmanager)
+
+def key_ring() -> tokens.KeyRing:
+    """The signing keys this container verifies with."""
+    return key_ring_source().ring()
 
 
 # ---------------------------------------------------------------- adapters (one of each per container)
 
 
 class Database:
-    """One psycopg connection reused across warm invocations; reconnects once on failure."""
+    """One psycopg connection reused across warm invocations; reconnects once on failure.
 
-    def __init__(self, url: str, statement_timeout_ms: int) -> None:
-        self.url = url
+    The URL comes from ``DatabaseCredentials``: on AWS the database secret, read at the first
+    connection and re-read once when a connection fails after a rotation.
+    """
+
+    def __init__(self, credentials: DatabaseCredentials, statement_timeout_ms: int) -> None:
+        self.credentials = credentials
         self.statement_timeout_ms = statement_timeout_ms
         self._conn: Any = None
 
     def _connect(self) -> Any:
+        import psycopg
+
         from claw_common.data.deadline import DeadlineConnection, deadline_for
 
-        conn = DeadlineConnection.connect(
-            self.url,
-            autocommit=True,
-            connect_timeout=2,
-            application_name="claw-authorizer",
-            options=f"-c statement_timeout={int(self.statement_timeout_ms)}",
-        )
-        # Client-side too: a hung server must not hold the authorizer past its 5 s.
-        conn.deadline_s = deadline_for(self.statement_timeout_ms)
-        return conn
+        def connect(url: str) -> Any:
+            conn = DeadlineConnection.connect(
+                url,
+                autocommit=True,
+                connect_timeout=2,
+                application_name="claw-authorizer",
+                options=f"-c statement_timeout={int(self.statement_timeout_ms)}",
+            )
+            # Client-side too: a hung server must not hold the authorizer past its 5 s.
+            conn.deadline_s = deadline_for(self.statement_timeout_ms)
+            return conn
+
+        return connect_with_rotation(self.credentials, connect, (psycopg.OperationalError,))
 
     def fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         import psycopg
@@ -127,7 +146,10 @@ class Database:
 @lru_cache(maxsize=1)
 def database() -> Database:
     cfg = config()
-    return Database(cfg.database_url, cfg.db_statement_timeout_ms)
+    credentials = DatabaseCredentials(
+        cfg.database_url, cfg.database_secret_arn, _secretsmanager, host_override=cfg.database_host
+    )
+    return Database(credentials, cfg.db_statement_timeout_ms)
 
 
 @lru_cache(maxsize=1)
@@ -274,14 +296,45 @@ def credentials(event: dict[str, Any]) -> tuple[str, str]:
     raise Denied("unsupported authorization scheme")
 
 
+def visitor_principal(event: dict[str, Any], token: str) -> dict[str, str]:
+    """The context of a visitor session token on a WebSocket ``$connect``, or ``Denied``.
+
+    It carries no ``user_id``: every API that reads the caller finds none and refuses, so the
+    connection can only be used for the ``visitor_chat`` action of the token's assistant (the
+    assistants function checks the assistant on every frame). A token bound to an origin is
+    accepted only from a page of that origin.
+    """
+    try:
+        claims = visitor_tokens.verify_visitor_token(key_ring(), token, issuer=config().jwt_issuer)
+    except tokens.TokenError as exc:
+        raise Denied(str(exc)) from exc
+    if claims.origin and _header(event, "Origin") != claims.origin:
+        raise Denied("visitor token used from another origin")
+    return {
+        "auth_method": "visitor",
+        "visitor_id": claims.visitor_id,
+        "assistant": claims.assistant,
+        "conversation_id": claims.conversation_id,
+        "origin": claims.origin,
+        "expires_at": str(claims.exp),
+    }
+
+
 def authenticate(event: dict[str, Any]) -> dict[str, str]:
     """The authorizer context for a request's credentials, or ``Denied``."""
     kind, secret = credentials(event)
     api_key_id = ""
+    if kind == "jwt" and visitor_tokens.token_audience(secret) == visitor_tokens.VISITOR_AUDIENCE:
+        # Visitor session tokens open a WebSocket for one assistant's chat and nothing else:
+        # the REST API's public assistant routes verify them in the function, without this
+        # authorizer, so on any route that reaches it they are refused.
+        if (event.get("requestContext") or {}).get("eventType") != "CONNECT":
+            raise Denied("visitor token on a route for account holders")
+        return visitor_principal(event, secret)
     if kind == "jwt":
         cfg = config()
         try:
-            claims = tokens.verify_access_token(key_ring(), secret, issuer=cfg.jwt_issuer, audience=cfg.jwt_audience)
+            claims = key_ring_source().verify(secret, issuer=cfg.jwt_issuer, audience=cfg.jwt_audience)
         except tokens.TokenError as exc:
             raise Denied(str(exc)) from exc
         user_id = claims.sub
@@ -336,12 +389,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             },
         )
         raise Exception("Unauthorized") from None
+    principal_id = principal.get("user_id") or f"visitor:{principal['visitor_id']}"
     logger.info(
         "allowed",
         extra={
-            "user_id": principal["user_id"],
+            "user_id": principal.get("user_id"),
+            "visitor_id": principal.get("visitor_id"),
             "auth_method": principal["auth_method"],
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         },
     )
-    return policy(principal["user_id"], resource, principal)
+    return policy(principal_id, resource, principal)

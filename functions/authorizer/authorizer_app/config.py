@@ -22,7 +22,10 @@ def _required(name: str) -> str:
 
 @dataclass(frozen=True)
 class AuthorizerConfig:
-    database_url: str
+    # Exactly one of the two is set: the URL locally, the secret's ARN on AWS (never the password).
+    database_url: str | None
+    database_secret_arn: str | None
+    database_host: str | None
     redis_url: str
     jwt_issuer: str
     jwt_audience: str
@@ -40,8 +43,14 @@ class AuthorizerConfig:
         arn = os.environ.get("JWT_SECRET_ARN") or None
         if not keys and not arn:
             raise RuntimeError("the authorizer needs JWT_SIGNING_KEYS or JWT_SECRET_ARN")
+        database_url = os.environ.get("DATABASE_URL", "").strip() or None
+        database_secret_arn = os.environ.get("DATABASE_SECRET_ARN", "").strip() or None
+        if not database_url and not database_secret_arn:
+            raise RuntimeError("the authorizer needs DATABASE_URL or DATABASE_SECRET_ARN")
         return cls(
-            database_url=_required("DATABASE_URL"),
+            database_url=database_url,
+            database_secret_arn=database_secret_arn,
+            database_host=os.environ.get("DATABASE_HOST", "").strip() or None,
             redis_url=_required("REDIS_URL"),
             jwt_issuer=os.environ.get("JWT_ISSUER") or "https://claw.ai",
             jwt_audience=os.environ.get("JWT_AUDIENCE") or "claw-api",

@@ -12,7 +12,7 @@ API Gateway invokes the function with WebSocket events (``requestContext.eventTy
 * ``$default`` (MESSAGE with another or no action) — an ``error`` frame, 422.
 * ``$disconnect`` (DISCONNECT) — the connection's row is deleted.
 
-Frames go back through the management API (:mod:`chat_app.ws_push`). A client that leaves
+Frames go back through the management API (:mod:`claw_common.http.ws_push`). A client that leaves
 mid-answer only stops the frames: the answer is still generated, stored and billed.
 """
 
@@ -27,13 +27,19 @@ from chat_app import chat_logic
 from chat_app.chat import MIN_DEADLINE_S, RESPONSE_RESERVE_S
 from chat_app.models import ChatRequest
 from chat_app.ws_connections import ConnectionRepository
-from chat_app.ws_push import ConnectionPusher, FrameStream, management_client, management_endpoint
 from claw_ai.answering.pipeline import DEFAULT_DEADLINE_S, AnswerDeps
 from claw_common.auth.caller import Caller, caller_from_event, verified_caller
 from claw_common.data import db
 from claw_common.errors import ClawError, Forbidden, Unauthorized, ValidationFailed
 from claw_common.http.client_ip import UNKNOWN_IP, event_source_ip
 from claw_common.http.hygiene import control_character_errors, refuse_control_characters
+from claw_common.http.ws_push import (
+    ConnectionPusher,
+    FrameStream,
+    error_frame,
+    management_client,
+    management_endpoint,
+)
 from claw_common.observability import MetricUnit, log_unhandled, logger, metrics
 
 CLOSE_RESERVE_S = 0.5
@@ -45,23 +51,6 @@ class ChatAction(ChatRequest):
 
     action: Literal["chat"] = Field(description='Always "chat" (the route selection key).')
     conversation_id: str = Field(min_length=1, max_length=64, description="The caller's conversation.")
-
-
-def error_frame(exc: ClawError, **extra: Any) -> dict[str, Any]:
-    """An ``error`` frame: the problem+json fields of ``exc`` (``problem_type`` is its ``type`` URI)."""
-    frame: dict[str, Any] = {
-        "type": "error",
-        "status": exc.status,
-        "title": exc.title,
-        "detail": exc.detail,
-        "problem_type": exc.type,
-    }
-    retry_after = exc.headers.get("Retry-After")
-    if retry_after is not None:
-        frame["retry_after"] = int(retry_after)
-    for key, value in {**exc.extra, **extra}.items():
-        frame.setdefault(key, value)
-    return frame
 
 
 def handle_websocket_event(event: dict[str, Any], context: Any, *, deps: AnswerDeps | None = None) -> dict[str, Any]:
@@ -102,6 +91,12 @@ def on_connect(event: dict[str, Any]) -> dict[str, Any]:
     """Record the connection with the user the authorizer accepted; any other status refuses the handshake."""
     connection_id = event["requestContext"]["connectionId"]
     caller = caller_from_event(event)
+    if caller is None and (event["requestContext"].get("authorizer") or {}).get("auth_method") == "visitor":
+        # A visitor of an assistant: the connection serves only the assistants function's
+        # visitor_chat action, which checks the token's assistant on every frame; this
+        # function's own actions find no caller and refuse.
+        metrics.add_metric(name="WebSocketConnects", unit=MetricUnit.Count, value=1)
+        return {"statusCode": 200}
     if caller is None:
         # Only reachable when the route is deployed without its authorizer: refuse rather than guess.
         logger.warning("websocket connect without an authorizer context")
@@ -192,12 +187,17 @@ def _check_rate_limit(caller: Caller, event: dict[str, Any]) -> None:
 
 
 def _deadline_s(context: Any) -> tuple[float, float]:
-    """(seconds the model may take, seconds left to post the last frames)."""
+    """(seconds the model may take, seconds left to post the last frames).
+
+    No 29 s cap here: a WebSocket message is not an API Gateway request waiting for its
+    response, so the streaming function's own timeout (ChatStreamFunction in the template)
+    bounds the answer. The REST path keeps its deadline from API Gateway's 29 s.
+    """
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     if remaining_ms is None:
         return DEFAULT_DEADLINE_S, DEFAULT_DEADLINE_S
     left = remaining_ms() / 1000
-    model = max(MIN_DEADLINE_S, min(DEFAULT_DEADLINE_S, left - RESPONSE_RESERVE_S))
+    model = max(MIN_DEADLINE_S, left - RESPONSE_RESERVE_S)
     return model, max(1.0, left - CLOSE_RESERVE_S)
 
 

@@ -5,6 +5,12 @@ raises (a temporary failure, see ``ingest_app.logic``) is reported in
 ``batchItemFailures`` and comes back after the visibility timeout, up to the queue's
 maxReceiveCount, then goes to the dead-letter queue. Poison files do not raise: their
 document is marked failed with the reason and the record succeeds.
+
+Time: a batch of 10 large documents can take longer than the function's timeout, and a
+timeout would return the whole batch (the finished records too). So no record is started
+once less than the reserve (``INGEST_TIME_RESERVE_MS``, at most a quarter of the time the
+invocation started with) is left; those records are reported as batch item failures and
+come back from the queue for the next invocation.
 """
 
 from __future__ import annotations
@@ -15,8 +21,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from claw_common.observability import MetricUnit, logger, metrics, tracer
+from claw_common.settings import get_settings
 from ingest_app.logic import process_object_event
 from ingest_app.models import S3EventNotification, S3NotificationSqsRecord
+
+
+class NotEnoughTime(Exception):
+    """Too little of the invocation is left to start another record; it returns to the queue."""
 
 
 def handle_record(record: S3NotificationSqsRecord) -> None:
@@ -37,6 +48,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # A processor per invocation: it holds the batch's results, and tests invoke the handler
     # from several threads at once (as concurrent Lambda environments would).
     processor = BatchProcessor(event_type=EventType.SQS, model=S3NotificationSqsRecord)
+    reserve_ms = min(get_settings().ingest_time_reserve_ms, context.get_remaining_time_in_millis() // 4)
+
+    def handle_record_in_time(record: S3NotificationSqsRecord) -> None:
+        if context.get_remaining_time_in_millis() < reserve_ms:
+            metrics.add_metric(name="IngestRecordsDeferred", unit=MetricUnit.Count, value=1)
+            raise NotEnoughTime(f"less than {reserve_ms} ms left; message {record.messageId} returns to the queue")
+        handle_record(record)
+
     return dict(
-        process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+        process_partial_response(
+            event=event, record_handler=handle_record_in_time, processor=processor, context=context
+        )
     )

@@ -240,12 +240,18 @@ def _download(s3: Any, bucket: str, key: str, version_id: str | None, max_bytes:
 def _object_created(conn: Any, deps: IngestDeps, record: S3EventRecord, bucket: str, key: str) -> IngestOutcome:
     parsed_key = parse_kb_key(key)
     if parsed_key is None:
-        return IngestOutcome("skipped", "the key is not under kb/<knowledge_base_id>/")
+        return IngestOutcome(
+            "skipped",
+            f"the key {key!r} is not of the form kb/<knowledge_base_id>/<file>, where the id is a "
+            "knowledge base's UUID (the id POST /api/v1/knowledge returned)",
+        )
     kb_id, filename = parsed_key
     kb = repo.knowledge_base_owner(conn, kb_id)
     if kb is None:
         conn.rollback()
-        return IngestOutcome("skipped", f"knowledge base {kb_id} does not exist")
+        return IngestOutcome(
+            "skipped", f"knowledge base {kb_id} does not exist (create it first: POST /api/v1/knowledge)"
+        )
 
     head = _head(deps.s3, bucket, key)
     if head is None:

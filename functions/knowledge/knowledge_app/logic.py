@@ -15,6 +15,7 @@ document answers 404 exactly like a missing one (a malformed id too).
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import re
 import unicodedata
@@ -294,7 +295,7 @@ def _put_object(document: dict[str, Any], body: bytes, content_type: str) -> Non
             Key=document["s3_key"],
             Body=body,
             ContentType=content_type,
-            Metadata={"document-id": document["id"]},
+            Metadata={"document-id": document["id"], CONTENT_HASH_METADATA: hashlib.sha256(body).hexdigest()},
         )
     except DependencyUnavailable:
         # No object, no event: the row would stay pending forever. Remove it; the client retries.
@@ -302,6 +303,38 @@ def _put_object(document: dict[str, Any], body: bytes, content_type: str) -> Non
             conn.execute("DELETE FROM documents WHERE id = %s", (document["id"],))
         raise
     metrics.add_metric(name="DocumentsUploaded", unit=MetricUnit.Count, value=1)
+
+
+# The object metadata that lets an identical upload find its document (find_identical_document).
+CONTENT_HASH_METADATA = "content-sha256"
+
+
+def find_identical_document(caller: Caller, kb_id: str, data: bytes) -> dict[str, Any] | None:
+    """The caller's document in ``kb_id`` with exactly ``data`` as its file (unless it failed).
+
+    Candidates are the documents of the same size; the SHA-256 stored in each one's object
+    metadata at upload decides. Uploading a file twice so answers with the first document
+    instead of indexing the same text twice. Two identical uploads at the same moment can
+    still both be stored (no lock), which costs storage, never correctness.
+    """
+    kb_id = _uuid_or_404(kb_id, _kb_not_found())
+    digest = hashlib.sha256(data).hexdigest()
+    with db.connection() as conn:
+        _owned_kb(conn, caller, kb_id)
+        rows = conn.execute(
+            """SELECT id, s3_bucket, s3_key FROM documents
+               WHERE kb_id = %s AND owner_id = %s AND size = %s AND status <> 'failed'
+               ORDER BY created_at LIMIT 20""",
+            (kb_id, caller.user_id, len(data)),
+        ).fetchall()
+    for row in rows:
+        try:
+            head = _s3_call("head_object", _s3().head_object, Bucket=row["s3_bucket"], Key=row["s3_key"])
+        except (NotFound, DependencyUnavailable):
+            continue
+        if (head.get("Metadata") or {}).get(CONTENT_HASH_METADATA) == digest:
+            return get_document(caller, kb_id, str(row["id"]))
+    return None
 
 
 def add_text_document(caller: Caller, kb_id: str, body: TextDocumentCreate) -> dict[str, Any]:

@@ -85,18 +85,30 @@ def add_text_document(kb_id: str, body: TextDocumentCreate, caller: CallerDep) -
     response_model=Document,
     responses={
         **NOT_FOUND,
+        200: {"model": Document, "description": "The knowledge base already holds these bytes: that document."},
         413: {"description": "Larger than 4 MB: use the presigned upload URL."},
         415: {"description": "A file type that cannot be ingested."},
     },
     summary="Upload a small file (multipart `file`, at most 4 MB); ingested asynchronously",
+    description="The same content uploaded again into the knowledge base answers 200 with the existing "
+    "document (nothing is stored twice), unless `replace=true`.",
 )
 def upload_document(
     kb_id: str,
     caller: CallerDep,
+    response: Response,
     file: Annotated[UploadFile, File(description="PDF, DOCX, XLSX, CSV, HTML, Markdown, TXT or JSON.")],
     title: Annotated[str | None, Form(max_length=500)] = None,
+    replace: Annotated[
+        bool, Query(description="Store a new document even when one with identical content exists.")
+    ] = False,
 ) -> dict:
     data = file.file.read(logic.MAX_UPLOAD_BYTES + 1)
+    if not replace and len(data) <= logic.MAX_UPLOAD_BYTES:
+        existing = logic.find_identical_document(caller, kb_id, data)
+        if existing is not None:
+            response.status_code = 200
+            return existing
     return logic.upload_document(
         caller, kb_id, filename=file.filename or "", content_type=file.content_type, data=data, title=title
     )

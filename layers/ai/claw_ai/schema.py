@@ -1,6 +1,7 @@
 """The database schema of this deployment: migrations with the embedder's vector size.
 
-``python -m claw_ai.schema`` (``make migrate``) applies pending migrations to ``DATABASE_URL``.
+``python -m claw_ai.schema`` (``make migrate``) applies pending migrations to ``DATABASE_URL``
+(or the database named by ``DATABASE_SECRET_ARN``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ def deployment_embedding_dim() -> int:
 
 def migrate() -> list[str]:
     """Apply pending migrations to the configured database; the names applied now."""
+    from claw_common.data.credentials import database_credentials
     from claw_common.data.migrate import apply_migrations
-    from claw_common.settings import get_settings
 
-    return apply_migrations(get_settings().database_url.get_secret_value(), deployment_embedding_dim())
+    # DATABASE_URL locally, the database secret (DATABASE_SECRET_ARN) on AWS.
+    return apply_migrations(database_credentials().url(), deployment_embedding_dim())
 
 
 def main() -> None:  # pragma: no cover - command line entry point

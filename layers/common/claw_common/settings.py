@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,7 +24,22 @@ class Settings(BaseSettings):
         None, alias="AWS_ENDPOINT_URL", description="Endpoint of an AWS emulator (moto, LocalStack); unset on AWS."
     )
 
-    database_url: SecretStr = Field(alias="DATABASE_URL", description="PostgreSQL connection URL (with pgvector).")
+    database_url: SecretStr | None = Field(
+        None,
+        alias="DATABASE_URL",
+        description="PostgreSQL connection URL (with pgvector): local runs and tests. On AWS it is never set; "
+        "the functions get DATABASE_SECRET_ARN instead.",
+    )
+    database_secret_arn: str | None = Field(
+        None,
+        alias="DATABASE_SECRET_ARN",
+        description='Secrets Manager secret with the database credentials ({"url": ...} or the RDS fields host, '
+        "port, username, password, dbname), read at the first connection and again when a connection fails "
+        "after a rotation (claw_common.data.credentials).",
+    )
+    database_host: str | None = Field(
+        None, alias="DATABASE_HOST", description="Host replacing the secret's (an RDS Proxy endpoint); not secret."
+    )
     db_pool_max: int = Field(
         1, alias="DB_POOL_MAX", ge=1, le=64, description="Connections per process: 1 in Lambda, more locally."
     )
@@ -43,6 +58,13 @@ class Settings(BaseSettings):
     documents_bucket: str | None = Field(None, alias="DOCUMENTS_BUCKET", description="Bucket holding documents.")
     ingest_queue_url: str | None = Field(None, alias="INGEST_QUEUE_URL")
     ingest_dlq_url: str | None = Field(None, alias="INGEST_DLQ_URL")
+    ingest_time_reserve_ms: int = Field(
+        30000,
+        alias="INGEST_TIME_RESERVE_MS",
+        ge=0,
+        description="Ingest starts no record with less than this left (capped at a quarter of the invocation); "
+        "the rest return to the queue as batch item failures.",
+    )
 
     config_kms_key_id: str | None = Field(
         None, alias="CONFIG_KMS_KEY_ID", description="KMS key (id, ARN or alias) sealing sensitive config values."
@@ -86,15 +108,39 @@ class Settings(BaseSettings):
         description="Override of the WebSocket management endpoint (locally the gateway); on AWS it is derived "
         "from the event: https://{domainName}/{stage}.",
     )
+    console_url: str | None = Field(
+        None,
+        alias="CLAW_CONSOLE_URL",
+        description="Origin serving the console and widget.js (embed snippets); unset = the API's own origin.",
+    )
+    visitor_session_ttl_s: int = Field(
+        1800, alias="VISITOR_SESSION_TTL_S", ge=60, le=86400, description="Lifetime of an assistant visitor's token."
+    )
     default_chat_model: str = Field("glm-4-flash", alias="DEFAULT_CHAT_MODEL")
     embedding_dim: int = Field(
         0, alias="EMBEDDING_DIM", ge=0, le=2000, description="0 = the provider's own (512 offline, 1024 Zhipu)."
     )
 
-    @field_validator("aws_endpoint_url", "zhipuai_base_url", "zhipuai_secret_arn", mode="before")
+    @field_validator(
+        "aws_endpoint_url",
+        "zhipuai_base_url",
+        "zhipuai_secret_arn",
+        "database_url",
+        "database_secret_arn",
+        "database_host",
+        "jwt_secret_arn",
+        "console_url",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if v == "" else v
+
+    @model_validator(mode="after")
+    def _database_is_configured(self) -> Settings:
+        if self.database_url is None and not self.database_secret_arn:
+            raise ValueError("set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS)")
+        return self
 
     @property
     def is_local(self) -> bool:

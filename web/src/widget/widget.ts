@@ -490,7 +490,7 @@ export class ClawWidget extends HTMLElement {
         entry.noAnswer = acc.noAnswer;
         resolve({ ...acc, status });
       };
-      ws.send(JSON.stringify({ action: "chat", message: question }));
+      ws.send(JSON.stringify({ action: "visitor_chat", message: question }));
     });
   }
 

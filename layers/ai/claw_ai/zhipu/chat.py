@@ -76,7 +76,12 @@ class ZhipuProvider:
         return text
 
     def _classify(self, exc: BaseException) -> Failure:
-        return classify(exc, self._scrub)
+        failure = classify(exc, self._scrub)
+        if failure.credentials:
+            from claw_ai.zhipu.credentials import zhipu_key_rejected
+
+            zhipu_key_rejected(self._api_key)  # a rotated key: the next call reads the secret again
+        return failure
 
     @staticmethod
     def _request(

@@ -68,7 +68,12 @@ class ZhipuEmbedder:
         return self._client
 
     def _classify(self, exc: BaseException) -> Failure:
-        return classify(exc, lambda text: text.replace(self._api_key, "***"))
+        failure = classify(exc, lambda text: text.replace(self._api_key, "***"))
+        if failure.credentials:
+            from claw_ai.zhipu.credentials import zhipu_key_rejected
+
+            zhipu_key_rejected(self._api_key)  # a rotated key: the next call reads the secret again
+        return failure
 
     def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Embed texts, ``batch_size`` per request."""

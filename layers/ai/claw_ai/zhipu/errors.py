@@ -32,6 +32,8 @@ class Failure:
     retryable: bool
     detail: str
     retry_after_s: float | None = None
+    credentials: bool = False
+    """Zhipu refused our key (401/403): a rotated secret is read again (``credentials.zhipu_key_rejected``)."""
 
     def to_error(self, retry_after: float | None = None) -> ClawError:
         """The problem the caller sees: 504 timeout, 502 rejected, else 503 with ``Retry-After``."""
@@ -80,7 +82,8 @@ def classify_status(status: int, code: str | None, message: str, retry_after: fl
         return Failure("rate_limited", True, f"The AI provider is rate limiting requests ({where}).", retry_after)
     if status in (401, 403) or code in AUTH_CODES:
         # Never echo the upstream message here: it is about our credentials, not the user's request.
-        return Failure("rejected", False, f"The AI provider rejected our credentials ({where}); check ZHIPUAI_API_KEY.")
+        detail = f"The AI provider rejected our credentials ({where}); check ZHIPUAI_API_KEY."
+        return Failure("rejected", False, detail, credentials=True)
     if status in (408, 409) or status >= 500:
         return Failure("unavailable", True, f"The AI provider is unavailable ({where}).", retry_after)
     suffix = f": {message}" if message else ""
@@ -106,7 +109,7 @@ def classify(exc: BaseException, scrub: Callable[[str], str] = lambda text: text
         failure = classify_status(200, None if code is None else str(code), message, None)
     else:
         failure = Failure("rejected", False, f"The AI provider returned an unusable response ({type(exc).__name__}).")
-    return Failure(failure.kind, failure.retryable, scrub(failure.detail), failure.retry_after_s)
+    return Failure(failure.kind, failure.retryable, scrub(failure.detail), failure.retry_after_s, failure.credentials)
 
 
 def transport_errors() -> tuple[type[BaseException], ...]:

@@ -59,6 +59,10 @@ class TokenError(Exception):
     """A credential is not valid. The message is for logs only, never for the client."""
 
 
+class UnknownKidError(TokenError):
+    """The token names a key this ring does not hold (forged, or signed after a rotation)."""
+
+
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
@@ -134,6 +138,45 @@ def load_key_ring(
     raise RuntimeError("no JWT signing keys: set JWT_SIGNING_KEYS (local) or JWT_SECRET_ARN (AWS)")
 
 
+class KeyRingSource:
+    """The key ring of a long-lived process, loaded once and reloaded after a rotation.
+
+    A rotation puts a new key first (it signs from then on) and keeps the previous one
+    (it still verifies). A warm container that loaded the ring before the rotation meets
+    tokens with the new ``kid``: ``verify`` then reloads the ring once and tries again. A
+    forged ``kid`` cannot turn every request into a Secrets Manager call: reloads happen
+    at most once per ``min_reload_interval_s``.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], KeyRing],
+        *,
+        min_reload_interval_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._min_reload_interval_s = min_reload_interval_s
+        self._clock = clock
+        self._ring: KeyRing | None = None
+        self._loaded_at = 0.0
+
+    def ring(self) -> KeyRing:
+        if self._ring is None:
+            self._ring, self._loaded_at = self._load(), self._clock()
+        return self._ring
+
+    def verify(self, token: str, *, issuer: str, audience: str) -> AccessClaims:
+        """``verify_access_token`` against the ring, reloading it once for an unknown ``kid``."""
+        try:
+            return verify_access_token(self.ring(), token, issuer=issuer, audience=audience)
+        except UnknownKidError:
+            if self._clock() - self._loaded_at < self._min_reload_interval_s:
+                raise
+            self._ring, self._loaded_at = self._load(), self._clock()
+            return verify_access_token(self._ring, token, issuer=issuer, audience=audience)
+
+
 @dataclass(frozen=True)
 class AccessClaims:
     """The verified claims of an access token."""
@@ -188,6 +231,25 @@ def verify_access_token(
 ) -> AccessClaims:
     """Verify an access token and return its claims, or raise ``TokenError``.
 
+    See :func:`verified_claims` for what is checked.
+    """
+    claims = verified_claims(ring, token, issuer=issuer, audience=audience, now=now)
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not _UUID.match(sub):
+        raise TokenError("sub is not a user id")
+    return AccessClaims(
+        sub=sub,
+        role=str(claims.get("role") or "user"),
+        tier=str(claims.get("tier") or "free"),
+        iat=claims["iat"],
+        exp=claims["exp"],
+        jti=str(claims.get("jti") or ""),
+    )
+
+
+def verified_claims(ring: KeyRing, token: str, *, issuer: str, audience: str, now: int | None = None) -> dict[str, Any]:
+    """The claims of a token signed by one of ``ring``'s keys for ``issuer`` and ``audience``.
+
     The header is checked before any cryptography: compact JWS only, ``alg`` exactly HS256
     (no ``none``, no RS/HS confusion), a ``kid`` that is one of ours, no ``crit`` we do not
     understand, no key-carrying headers (``jwk``, ``jku``, ``x5u``, ``x5c``).
@@ -214,7 +276,7 @@ def verify_access_token(
         raise TokenError("kid missing or malformed")
     signing_key = ring.get(kid)
     if signing_key is None:
-        raise TokenError("unknown kid")
+        raise UnknownKidError("unknown kid")
 
     current = int(time.time() if now is None else now)
     try:
@@ -239,21 +301,11 @@ def verify_access_token(
     except (ValueError, TypeError) as exc:
         raise TokenError("malformed token") from exc
 
-    claims = token_obj.claims
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not _UUID.match(sub):
-        raise TokenError("sub is not a user id")
+    claims = dict(token_obj.claims)
     exp, iat = claims.get("exp"), claims.get("iat")
     if not isinstance(exp, int) or not isinstance(iat, int) or isinstance(exp, bool) or isinstance(iat, bool):
         raise TokenError("exp/iat must be integers")
-    return AccessClaims(
-        sub=sub,
-        role=str(claims.get("role") or "user"),
-        tier=str(claims.get("tier") or "free"),
-        iat=iat,
-        exp=exp,
-        jti=str(claims.get("jti") or ""),
-    )
+    return claims
 
 
 def is_user_id(value: object) -> bool:

@@ -63,12 +63,15 @@ def get_pool() -> ConnectionPool[Any]:
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
 
+    from claw_common.data.credentials import database_credentials, rotating_connection_class
     from claw_common.data.deadline import DeadlineConnection
 
     settings = get_settings()
+    credentials = database_credentials()
     return ConnectionPool(
-        settings.database_url.get_secret_value(),
-        connection_class=DeadlineConnection,
+        # Resolved for every new connection: after a secret rotation the pool connects with the new one.
+        credentials.url,
+        connection_class=rotating_connection_class(credentials, DeadlineConnection),
         min_size=1,
         max_size=settings.db_pool_max,
         kwargs={
@@ -133,6 +136,9 @@ def db_ping() -> bool:
 
 def close_pool() -> None:
     """Close the pool (tests and the local runtime on shutdown)."""
+    from claw_common.data.credentials import database_credentials
+
     if get_pool.cache_info().currsize:
         get_pool().close()
         get_pool.cache_clear()
+    database_credentials.cache_clear()

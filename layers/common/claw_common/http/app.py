@@ -85,6 +85,27 @@ class RequestIdMiddleware:
             _record_request(scope, status, (time.perf_counter() - t0) * 1000)
 
 
+class TrailingSlashMiddleware:
+    """Serves ``/path/`` as ``/path`` instead of redirecting (FastAPI's 307).
+
+    Older clients send trailing slashes (``POST /api/v1/conversations/``); a redirect loses the
+    body for clients that do not replay it, and behind an API Gateway stage its URL lacks the
+    stage prefix. Every route of the API is declared without the slash.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path") or ""
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/") or "/"}
+            raw = scope.get("raw_path")
+            if isinstance(raw, bytes) and raw.endswith(b"/"):
+                scope["raw_path"] = raw.rstrip(b"/") or b"/"
+        await self.app(scope, receive, send)
+
+
 def _route_name(scope: dict[str, Any]) -> str:
     """``METHOD /path/{param}`` of the request (never the raw path: ids would explode the
     metric's cardinality). Built from the path and the matched route's path parameters, so it
@@ -238,6 +259,7 @@ def create_app(title: str, description: str = "", openapi_path: str | None = Non
         default_response_class=JSONResponse,
         dependencies=[Depends(clean_input)],
         responses=ERROR_RESPONSES,
+        redirect_slashes=False,
     )
     _openapi_with_problems(app)
     install_problem_handlers(app)
@@ -246,6 +268,7 @@ def create_app(title: str, description: str = "", openapi_path: str | None = Non
 
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(TrailingSlashMiddleware)
     return app
 
 

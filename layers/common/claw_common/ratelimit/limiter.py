@@ -35,6 +35,7 @@ from claw_common.ratelimit.policy import (
     load_policy,
     policy_from_values,
     route_group_for,
+    visitor_bucket,
 )
 
 if TYPE_CHECKING:
@@ -247,4 +248,5 @@ __all__ = [
     "load_policy",
     "policy_from_values",
     "route_group_for",
+    "visitor_bucket",
 ]

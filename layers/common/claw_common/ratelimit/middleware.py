@@ -66,7 +66,7 @@ class RateLimitMiddleware:
             admission = admit(
                 caller_from_event(scope.get("aws.event") or {}),
                 client_ip(scope),
-                route_group_for(path),
+                route_group_for(path, scope.get("method")),
                 limiter=self.limiter,
                 policy=self.policy,
                 path=path,

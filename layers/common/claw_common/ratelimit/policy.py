@@ -56,8 +56,15 @@ DEFAULT_ROUTES: dict[str, LimitSpec] = {
     "conversations": LimitSpec(per_minute=60),
     "messages": LimitSpec(per_minute=120),
     "knowledge": LimitSpec(per_minute=30),
+    # Reading a knowledge base (listing, polling a document's status, searching) has its own
+    # budget, so a folder of uploads plus its status polling never runs out of either.
+    "knowledge_reads": LimitSpec(per_minute=120),
     "register": LimitSpec(per_minute=10),
     "login": LimitSpec(per_minute=20),
+    # Assistants' public routes, per client IP (visitors have no account): sessions are cheap
+    # to mint, so their own bucket stops one address from minting fresh per-visitor buckets.
+    "assistant_sessions": LimitSpec(per_minute=20),
+    "assistant_chat": LimitSpec(per_minute=60),
 }
 # Same as the template's stage throttling defaults (500 rps, burst 1000): the Redis global
 # bucket is the second line, counting across every function.
@@ -98,17 +105,25 @@ ROUTE_GROUPS: dict[str, RouteGroup] = {
     "conversations": RouteGroup("conversations", "caller"),
     "messages": RouteGroup("messages", "caller"),
     "knowledge": RouteGroup("knowledge", "caller"),
+    "knowledge_reads": RouteGroup("knowledge_reads", "caller"),
     "register": RouteGroup("register", "ip", fail_closed=True),
     "login": RouteGroup("login", "ip", fail_closed=True),
+    "assistant_sessions": RouteGroup("assistant_sessions", "ip"),
+    "assistant_chat": RouteGroup("assistant_chat", "ip"),
 }
 
 _PREFIX = "/api/v1"
 _MESSAGES = re.compile(rf"^{_PREFIX}/conversations/[^/]+/(messages|chat)(/.*)?$")
+_ASSISTANT_PUBLIC = re.compile(rf"^{_PREFIX}/public/assistants/[^/]+/(sessions|chat|feedback)$")
+# Searches read too, though they are POSTs.
+_KNOWLEDGE_SEARCH = re.compile(rf"^{_PREFIX}/knowledge(/[^/]+)?/query$")
 _UNLIMITED_PATHS = frozenset({f"{_PREFIX}/health"})
 
 
-def route_group_for(path: str) -> RouteGroup | None:
-    """The route group of a request path, or None when only the user/IP/global buckets apply."""
+def route_group_for(path: str, method: str | None = None) -> RouteGroup | None:
+    """The route group of a request, or None when only the user/IP/global buckets apply.
+
+    Without ``method`` a knowledge path counts as a write (the "knowledge" group)."""
     path = path.rstrip("/") or "/"
     if path == f"{_PREFIX}/auth/register":
         return ROUTE_GROUPS["register"]
@@ -116,10 +131,14 @@ def route_group_for(path: str) -> RouteGroup | None:
         return ROUTE_GROUPS["login"]
     if _MESSAGES.match(path):
         return ROUTE_GROUPS["messages"]
+    public = _ASSISTANT_PUBLIC.match(path)
+    if public:
+        return ROUTE_GROUPS["assistant_sessions" if public.group(1) == "sessions" else "assistant_chat"]
     if path == f"{_PREFIX}/conversations" or path.startswith(f"{_PREFIX}/conversations/"):
         return ROUTE_GROUPS["conversations"]
     if path == f"{_PREFIX}/knowledge" or path.startswith(f"{_PREFIX}/knowledge/"):
-        return ROUTE_GROUPS["knowledge"]
+        reads = method is not None and (method.upper() in ("GET", "HEAD") or _KNOWLEDGE_SEARCH.match(path))
+        return ROUTE_GROUPS["knowledge_reads" if reads else "knowledge"]
     return None
 
 
@@ -195,6 +214,17 @@ class RateLimitPolicy:
                     )
                 )
         return buckets
+
+
+def visitor_bucket(assistant_public_id: str, visitor_id: str, per_minute: int) -> Bucket:
+    """The bucket of one visitor of one assistant, sized by the assistant's own setting
+    (``visitor_rate_limit_per_minute``): the per-IP ``assistant_chat`` group is checked by the
+    middleware, this one by the assistants function once it knows the visitor."""
+    return Bucket(
+        "visitor",
+        f"{KEY_PREFIX}visitor:{assistant_public_id}:{visitor_id}",
+        LimitSpec(per_minute=per_minute, burst=per_minute),
+    )
 
 
 def _in_networks(ip: str, networks: tuple[Network, ...]) -> bool:
@@ -321,4 +351,5 @@ __all__ = [
     "load_policy",
     "policy_from_values",
     "route_group_for",
+    "visitor_bucket",
 ]

@@ -6,6 +6,7 @@
   else ``https://{domainName}/{stage}`` from the event, as on AWS.
 * :class:`ConnectionPusher` — posts JSON frames to one connection; a client that went away
   (``GoneException``, HTTP 410) is remembered and nothing more is posted, without an error.
+* :func:`error_frame` — an ``error`` frame with the problem+json fields of an exception.
 * :class:`FrameStream` — the frames of one streamed answer, posted in order from a
   background thread so that reading the model's stream never waits for a post; tiny deltas
   are batched for at most ``max_wait_s`` (or until ``min_width`` columns of text are buffered).
@@ -24,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+from claw_common.errors import ClawError
 from claw_common.observability import logger, tracer
 from claw_common.settings import get_settings
 
@@ -72,6 +74,23 @@ def _json_default(value: Any) -> Any:
 def encode_frame(frame: dict[str, Any]) -> bytes:
     """A frame as the UTF-8 JSON text the client receives."""
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode()
+
+
+def error_frame(exc: ClawError, **extra: Any) -> dict[str, Any]:
+    """An ``error`` frame: the problem+json fields of ``exc`` (``problem_type`` is its ``type`` URI)."""
+    frame: dict[str, Any] = {
+        "type": "error",
+        "status": exc.status,
+        "title": exc.title,
+        "detail": exc.detail,
+        "problem_type": exc.type,
+    }
+    retry_after = exc.headers.get("Retry-After")
+    if retry_after is not None:
+        frame["retry_after"] = int(retry_after)
+    for key, value in {**exc.extra, **extra}.items():
+        frame.setdefault(key, value)
+    return frame
 
 
 class ConnectionPusher:
