@@ -30,6 +30,11 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 TEST_VISIBILITY_TIMEOUT = 1
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``run_last`` (faults, fuzzing) go after all others, in their own order."""
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)
+
+
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from claw_local.platform import LocalPlatform

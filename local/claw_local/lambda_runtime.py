@@ -1,10 +1,16 @@
 """Runs the template's Lambda handlers in-process, one warm "container" per function.
 
 Each function's module is imported once (its cold start) and invoked with the event and
-a Lambda context, like the managed runtime does. Invocations are serialised process-wide:
-on AWS every execution environment runs one invocation at a time, and the state that
-makes that matter (Powertools' logger keys and metric sets, which are process-wide) is
-shared here by all functions, so two concurrent invocations would mix their EMF output.
+a Lambda context, like the managed runtime does. Invocations of the API functions are
+serialised process-wide: on AWS every execution environment runs one invocation at a time,
+and the state that makes that matter (Powertools' logger keys and metric sets, which are
+process-wide) is shared here by all functions, so two concurrent invocations would mix their
+EMF output.
+
+Queue consumers (ingest) run under a lock of their own, as on AWS where they are separate
+functions: a long ingest (minutes for a large document) must never hold the API, /health
+included. The price, locally only: an ingest running next to an API request may share
+logger keys and metric sets with it for that moment.
 """
 
 from __future__ import annotations
@@ -128,9 +134,11 @@ class LocalLambdas:
 
     def __init__(self, stack: LocalStack) -> None:
         self.stack = stack
-        invocation_lock = threading.Lock()
+        api_lock = threading.Lock()
+        consumers = {event.function for event in stack.sqs_events}
         self.functions = {
-            fid: LocalLambda(spec, stack.region, stack.stage, invocation_lock) for fid, spec in stack.functions.items()
+            fid: LocalLambda(spec, stack.region, stack.stage, threading.Lock() if fid in consumers else api_lock)
+            for fid, spec in stack.functions.items()
         }
 
     def __getitem__(self, logical_id: str) -> LocalLambda:

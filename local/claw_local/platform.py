@@ -211,6 +211,9 @@ class LocalPlatform:
             ws="websockets-sansio" if websocket else "none",
             timeout_keep_alive=30,
             backlog=512,
+            # The client address is the socket's, as API Gateway's sourceIp is: never X-Forwarded-For
+            # (uvicorn would otherwise trust it from loopback, letting any local client pick its IP).
+            proxy_headers=False,
         )
         self._server = uvicorn.Server(config)
         self._server_thread = threading.Thread(target=self._server.run, name="gateway", daemon=True)

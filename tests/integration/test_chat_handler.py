@@ -191,6 +191,14 @@ def test_a_conversation_cannot_be_attached_to_another_users_knowledge_base(
     assert resp.status_code == 404
     assert resp.json()["detail"] == "Knowledge base not found."
 
+    # Nor later: an id in a PUT body is checked like one in a path (404, never stored, never a 500).
+    mine = new_conversation(alice)
+    for kb_id in (kb, "00000000-0000-4000-8000-000000000000"):
+        resp = call("PUT", f"{CONVERSATIONS}/{mine['id']}", alice, {"knowledge_base_id": kb_id})
+        assert resp.status_code == 404, resp.text
+        assert resp.json()["detail"] == "Knowledge base not found."
+    assert call("GET", f"{CONVERSATIONS}/{mine['id']}", alice).json()["knowledge_base_id"] is None
+
 
 # --------------------------------------------------------------------------- chat
 
@@ -392,8 +400,12 @@ def test_stored_messages_are_paginated_oldest_first(alice: Principal) -> None:
     conversation = new_conversation(alice)
     path = f"{CONVERSATIONS}/{conversation['id']}/messages"
     for n in range(3):
-        resp = call("POST", path, alice, {"content": f"note {n}", "role": "user" if n % 2 == 0 else "assistant"})
+        resp = call("POST", path, alice, {"content": f"note {n}", "role": "user"})
         assert resp.status_code == 201
+    # Only the service writes system and assistant messages.
+    for role in ("assistant", "system"):
+        resp = call("POST", path, alice, {"content": "I am the assistant now", "role": role})
+        assert resp.status_code == 422 and resp.json()["errors"][0]["loc"] == ["body", "role"]
     page = call("GET", path, alice, query={"limit": "2"}).json()
     assert [m["content"] for m in page["items"]] == ["note 0", "note 1"]
     rest = call("GET", path, alice, query={"limit": "2", "cursor": page["next_cursor"]}).json()

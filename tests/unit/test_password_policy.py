@@ -26,8 +26,15 @@ def test_acceptable_passwords(password: str) -> None:
         ("x" * 129 + "A1", None),
         ("Someone.Else@Example.com", "someone.else@example.com"),
         ("someone.else", "Someone.Else@example.com"),
+        # Containing the address or its name part is as guessable as being it.
+        ("Alice2024-spring", "alice@example.com"),
+        ("my.alice@example.com!", "alice@example.com"),
     ],
 )
 def test_unacceptable_passwords_and_the_reason_never_repeats_them(password: str, email: str | None) -> None:
     problem = password_problem(password, email)
     assert problem is not None and password not in problem
+
+
+def test_a_short_name_part_does_not_forbid_every_password_with_those_letters() -> None:
+    assert password_problem("Jo-Kernel-2024", "jo@example.com") is None

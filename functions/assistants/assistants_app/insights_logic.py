@@ -56,11 +56,8 @@ def _day_start(day: date) -> datetime:
 def _after(cursor: str | None) -> tuple[datetime, str] | None:
     if not cursor:
         return None
-    position = decode_cursor(cursor)
-    try:
-        after = (datetime.fromisoformat(position[0]), str(position[1]))
-    except (TypeError, ValueError, IndexError, KeyError) as exc:
-        raise invalid_cursor() from exc
+    # One typed shape, or a 422 (claw_common.http.pagination).
+    after = decode_cursor(cursor, tuple[datetime, str])
     if not is_user_id(after[1]):
         raise invalid_cursor()
     return after

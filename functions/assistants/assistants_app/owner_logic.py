@@ -111,11 +111,8 @@ def list_assistants(caller: Caller, *, limit: int, cursor: str | None, api_base:
     """The caller's assistants, newest first, one page."""
     after: tuple[datetime, str] | None = None
     if cursor:
-        position = decode_cursor(cursor)
-        try:
-            after = (datetime.fromisoformat(position[0]), str(position[1]))
-        except (TypeError, ValueError, IndexError, KeyError) as exc:
-            raise invalid_cursor() from exc
+        # One typed shape, or a 422 (claw_common.http.pagination).
+        after = decode_cursor(cursor, tuple[datetime, str])
         if not is_user_id(after[1]):
             raise invalid_cursor()
     with db.connection() as conn:

@@ -42,6 +42,7 @@ from aws_lambda_powertools import Logger
 from authorizer_app.config import AuthorizerConfig
 from claw_common.auth import tokens, visitor_tokens
 from claw_common.data.credentials import DatabaseCredentials, connect_with_rotation
+from claw_common.http.client_ip import event_source_ip
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "authorizer", utc=True)
 
@@ -99,25 +100,36 @@ class Database:
     def _connect(self) -> Any:
         import psycopg
 
+        from claw_common.data.deadline import DeadlineConnection, deadline_for
+
         def connect(url: str) -> Any:
-            return psycopg.connect(
+            conn = DeadlineConnection.connect(
                 url,
                 autocommit=True,
-                connect_timeout=3,
+                connect_timeout=2,
                 application_name="claw-authorizer",
                 options=f"-c statement_timeout={int(self.statement_timeout_ms)}",
             )
+            # Client-side too: a hung server must not hold the authorizer past its 5 s.
+            conn.deadline_s = deadline_for(self.statement_timeout_ms)
+            return conn
 
         return connect_with_rotation(self.credentials, connect, (psycopg.OperationalError,))
 
     def fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         import psycopg
 
+        from claw_common.data.deadline import DatabaseDeadlineExceeded
+
         for attempt in (1, 2):
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = self._connect()
                 return self._conn.execute(sql, params).fetchone()
+            except DatabaseDeadlineExceeded:
+                # A hung server, not a dead connection: reconnecting would only wait again.
+                self._conn = None
+                raise
             except (psycopg.OperationalError, psycopg.InterfaceError):
                 # A connection that died while the container was frozen: reconnect once.
                 if self._conn is not None:
@@ -142,15 +154,10 @@ def database() -> Database:
 
 @lru_cache(maxsize=1)
 def cache() -> Any:
-    import redis
+    from claw_common.data.redis_client import guarded_redis
 
     cfg = config()
-    return redis.Redis.from_url(
-        cfg.redis_url,
-        socket_timeout=cfg.redis_timeout_s,
-        socket_connect_timeout=cfg.redis_timeout_s,
-        health_check_interval=30,
-    )
+    return guarded_redis(cfg.redis_url, cfg.redis_timeout_s)
 
 
 def _cache_get(key: str) -> dict[str, Any] | None:
@@ -378,7 +385,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             extra={
                 "reason": str(denied),
                 "request_id": request_context.get("requestId"),
-                "source_ip": (request_context.get("identity") or {}).get("sourceIp"),
+                "source_ip": event_source_ip(event),
             },
         )
         raise Exception("Unauthorized") from None

@@ -58,7 +58,7 @@ class AuthorizerConfig:
             jwt_secret_arn=arn,
             aws_region=os.environ.get("AWS_REGION") or "us-east-1",
             aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-            redis_timeout_s=float(os.environ.get("REDIS_TIMEOUT_S") or 0.5),
+            redis_timeout_s=float(os.environ.get("REDIS_TIMEOUT_S") or 0.3),
             # The authorizer has 5 s in all; one slow query must not use them up.
             db_statement_timeout_ms=int(os.environ.get("AUTHORIZER_DB_TIMEOUT_MS") or 2000),
         )

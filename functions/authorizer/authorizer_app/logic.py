@@ -12,7 +12,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from authorizer_app.models import ApiKeyCreated, ApiKeyList, ApiKeyOut, UserOut
 from authorizer_app.repository import ApiKeyRepository, RefreshTokenRepository
@@ -30,6 +32,7 @@ from claw_common.errors import (
 )
 from claw_common.http.pagination import decode_cursor, encode_cursor, invalid_cursor
 from claw_common.observability import MetricUnit, logger, metrics
+from claw_common.ratelimit.admission import OUTAGE_RETRY_AFTER_S
 from claw_common.settings import Settings, get_settings
 
 ConnectionFactory = Callable[[], AbstractContextManager[Any]]
@@ -95,7 +98,10 @@ class LoginThrottle:
             # Fail closed, like the login route group of the rate limiter: without the
             # counters, guessing would be unlimited.
             logger.warning("login throttle unavailable; refusing logins")
-            raise DependencyUnavailable("Sign-in is briefly unavailable; try again shortly.") from exc
+            raise DependencyUnavailable(
+                "Sign-in is briefly unavailable; try again shortly.",
+                headers={"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
+            ) from exc
         for i, (_, limit) in enumerate(keys):
             count, ttl = values[2 * i], values[2 * i + 1]
             if count is not None and int(count) >= limit:
@@ -285,15 +291,20 @@ def user_cursor(user: UserRecord) -> str:
     return encode_cursor({"c": user.created_at.isoformat(), "i": user.id})
 
 
+class UserPosition(BaseModel):
+    """The position in the users list (by creation time, then id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    c: datetime
+    i: Annotated[str, Field(strict=True, max_length=64)]
+
+
 def user_position(cursor: str) -> tuple[datetime, str]:
-    data = decode_cursor(cursor)
-    try:
-        created, user_id = datetime.fromisoformat(data["c"]), str(data["i"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise invalid_cursor() from exc
-    if not tokens.is_user_id(user_id):
+    position: UserPosition = decode_cursor(cursor, UserPosition)
+    if not tokens.is_user_id(position.i):
         raise invalid_cursor()
-    return created, user_id
+    return position.c, position.i
 
 
 def list_users(ctx: AuthContext, *, limit: int, cursor: str | None) -> tuple[list[UserRecord], str | None]:

@@ -57,9 +57,12 @@ def password_problem(password: str, email: str | None) -> str | None:
     if lowered in _COMMON_PASSWORDS or len(set(password)) < 4:
         return "Password is too common or too repetitive."
     if email:
+        # Not the address, and not containing it or its name part ("alice2024!" for alice@…): the
+        # first thing an attacker who knows the login tries. Names under 3 letters are too short to count.
         address = email.lower()
-        if lowered in (address, address.split("@", 1)[0]):
-            return "Password must not be your email address."
+        local = address.split("@", 1)[0]
+        if address in lowered or (len(local) >= 3 and local in lowered):
+            return "Password must not contain your email address."
     return None
 
 

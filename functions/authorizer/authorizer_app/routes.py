@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
 from authorizer_app import logic
@@ -24,11 +24,11 @@ from authorizer_app.models import (
 )
 from claw_common.auth.caller import Caller
 from claw_common.errors import Forbidden, ValidationFailed
-from claw_common.http.security import current_caller, require_admin
+from claw_common.http.client_ip import client_ip
+from claw_common.http.pagination import Cursor, Limit
+from claw_common.http.security import AdminDep, CallerDep
 
 router = APIRouter()
-CallerDep = Annotated[Caller, Depends(current_caller)]
-AdminDep = Annotated[Caller, Depends(require_admin)]
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -43,10 +43,7 @@ def _user(user: Any) -> UserOut:
 
 
 def _source_ip(request: Request) -> str:
-    # The address API Gateway saw, never X-Forwarded-For (a client can write that).
-    event = request.scope.get("aws.event") or {}
-    ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
-    return str(ip or "unknown")
+    return client_ip(request.scope)
 
 
 def _validation_error(exc: ValidationError) -> ValidationFailed:
@@ -163,8 +160,8 @@ def delete_api_key(caller: CallerDep, key_id: str) -> Response:
 @router.get("/users", response_model=UserPage, tags=["admin"], summary="All users, newest first (admin)")
 def list_users(
     _admin: AdminDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> UserPage:
     users, next_cursor = logic.list_users(logic.auth_context(), limit=limit, cursor=cursor)
     return UserPage(items=[_user(u) for u in users], next_cursor=next_cursor)

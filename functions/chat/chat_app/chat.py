@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Request
 
 from chat_app import chat_logic, conversation_logic
 from chat_app.models import ChatRequest, ChatResponse, Message, MessageCreate, MessagePage
 from claw_ai.answering.pipeline import DEFAULT_DEADLINE_S
-from claw_common.auth.caller import Caller
-from claw_common.http.security import current_caller
+from claw_common.http.pagination import Cursor, Limit
+from claw_common.http.security import CallerDep
 
 router = APIRouter(prefix="/conversations", tags=["chat"])
-CallerDep = Annotated[Caller, Depends(current_caller)]
 
 # Seconds kept back from the Lambda's remaining time to store the answer and respond.
 RESPONSE_RESERVE_S = 3.0
@@ -40,8 +39,8 @@ def add_message(conversation_id: str, body: MessageCreate, caller: CallerDep) ->
 def list_messages(
     conversation_id: str,
     caller: CallerDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Any:
     return conversation_logic.list_messages(caller, conversation_id, limit=limit, cursor=cursor)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from chat_app.models import (
     Conversation,
@@ -27,7 +28,7 @@ from claw_common.data import db
 from claw_common.data.cache_aside import hash_key
 from claw_common.data.invalidation import conversation_pages, conversations_changed
 from claw_common.errors import NotFound
-from claw_common.http.pagination import decode_cursor, encode_cursor, invalid_cursor
+from claw_common.http.pagination import SeqPosition, decode_cursor, encode_cursor
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -110,11 +111,8 @@ def _load_conversations(
 ) -> ConversationPage:
     after: tuple[datetime, str] | None = None
     if cursor:
-        data = decode_cursor(cursor)
-        try:
-            after = (datetime.fromisoformat(data[0]), require_uuid(data[1]))
-        except (TypeError, ValueError, IndexError, KeyError, NotFound) as exc:
-            raise invalid_cursor() from exc
+        at, ident = decode_cursor(cursor, tuple[datetime, UUID])
+        after = (at, str(ident))
     with db.connection() as conn:
         rows = ConversationRepository(conn).page(
             caller.user_id, limit=limit + 1, after=after, status=status, conversation_type=conversation_type
@@ -146,6 +144,8 @@ def update_conversation(caller: Caller, conversation_id: str, body: Conversation
     conversation_id = require_uuid(conversation_id)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k in _NULLABLE}
     with db.connection() as conn:
+        # An id in a body is checked like an id in a path: another user's or an unknown knowledge base is a 404.
+        require_knowledge_base(conn, caller, changes.get("knowledge_base_id"))
         repo = ConversationRepository(conn)
         row = (
             repo.update(caller.user_id, conversation_id, changes)
@@ -192,10 +192,7 @@ def list_messages(caller: Caller, conversation_id: str, *, limit: int, cursor: s
     conversation_id = require_uuid(conversation_id)
     after_seq: int | None = None
     if cursor:
-        data = decode_cursor(cursor)
-        if not isinstance(data, int) or isinstance(data, bool) or data < 0:
-            raise invalid_cursor()
-        after_seq = data
+        after_seq = decode_cursor(cursor, SeqPosition)
     with db.connection() as conn:
         if ConversationRepository(conn).get(caller.user_id, conversation_id) is None:
             raise not_found()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Response
 
 from chat_app import conversation_logic as logic
 from chat_app.models import (
@@ -15,11 +15,10 @@ from chat_app.models import (
     ConversationType,
     ConversationUpdate,
 )
-from claw_common.auth.caller import Caller
-from claw_common.http.security import current_caller
+from claw_common.http.pagination import Cursor, Limit
+from claw_common.http.security import CallerDep
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
-CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
 @router.post("", status_code=201, response_model=Conversation, summary="Create a conversation")
@@ -30,8 +29,8 @@ def create_conversation(body: ConversationCreate, caller: CallerDep) -> Any:
 @router.get("", response_model=ConversationPage, summary="The caller's conversations, most recent first")
 def list_conversations(
     caller: CallerDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
     status: ConversationStatus | None = None,
     conversation_type: ConversationType | None = None,
 ) -> Any:

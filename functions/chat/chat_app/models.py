@@ -99,7 +99,9 @@ class MessageCreate(_Request):
     """A message stored without asking the model (e.g. imported history)."""
 
     content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
-    role: MessageRole = Field("user", description="Who wrote it.")
+    role: Literal["user"] = Field(
+        "user", description="Who wrote it: always the user (system and assistant messages are written by the service)."
+    )
 
     _content = field_validator("content")(_not_blank)
 

@@ -30,7 +30,9 @@ from chat_app.ws_connections import ConnectionRepository
 from claw_ai.answering.pipeline import DEFAULT_DEADLINE_S, AnswerDeps
 from claw_common.auth.caller import Caller, caller_from_event, verified_caller
 from claw_common.data import db
-from claw_common.errors import ClawError, Forbidden, RateLimited, Unauthorized, ValidationFailed
+from claw_common.errors import ClawError, Forbidden, Unauthorized, ValidationFailed
+from claw_common.http.client_ip import UNKNOWN_IP, event_source_ip
+from claw_common.http.hygiene import control_character_errors, refuse_control_characters
 from claw_common.http.ws_push import (
     ConnectionPusher,
     FrameStream,
@@ -38,7 +40,7 @@ from claw_common.http.ws_push import (
     management_client,
     management_endpoint,
 )
-from claw_common.observability import MetricUnit, emit_metric, logger, metrics
+from claw_common.observability import MetricUnit, log_unhandled, logger, metrics
 
 CLOSE_RESERVE_S = 0.5
 """Time kept back at the end of an invocation: the last frames must be posted before it ends."""
@@ -61,9 +63,9 @@ def handle_websocket_event(event: dict[str, Any], context: Any, *, deps: AnswerD
     )
     try:
         return _dispatch(event, context, deps)
-    except Exception:  # noqa: BLE001 - logged with its trace here; the client only sees the status
+    except Exception as exc:  # noqa: BLE001 - logged with its trace here; the client only sees the status
         # Never a stack trace to the client; API Gateway refuses a $connect that does not answer 200.
-        logger.exception("websocket event failed")
+        log_unhandled("websocket event failed", exc)
         return {"statusCode": 500}
 
 
@@ -147,6 +149,7 @@ def _parse_body(body: Any) -> dict[str, Any]:
 def parse_chat_action(body: Any) -> ChatAction:
     """The ``chat`` frame, or ``ValidationFailed`` (422) naming the bad fields (never echoing their values)."""
     data = _parse_body(body)
+    refuse_control_characters(control_character_errors(data, ["body"]))
     try:
         return ChatAction.model_validate(data)
     except ValidationError as exc:
@@ -177,25 +180,10 @@ def _check_rate_limit(caller: Caller, event: dict[str, Any]) -> None:
     A streamed question is a ``POST …/chat`` in all but transport, so it draws from the same
     buckets; like that route, it passes when Redis is down (fail open).
     """
-    from claw_common.ratelimit.limiter import ROUTE_GROUPS, RateLimiterUnavailable, get_rate_limiter, load_policy
+    from claw_common.ratelimit.admission import admit
+    from claw_common.ratelimit.policy import ROUTE_GROUPS
 
-    ip = str(((event["requestContext"].get("identity") or {}).get("sourceIp")) or "unknown")
-    policy = load_policy()
-    if policy.is_denied(ip):
-        raise Forbidden("Requests from this address are not allowed.")
-    if policy.is_allowed(ip):
-        return
-    try:
-        decision = get_rate_limiter().check(policy.buckets_for(caller, ip, ROUTE_GROUPS["messages"]))
-    except RateLimiterUnavailable as exc:
-        metrics.add_metric(name="RateLimiterUnavailable", unit=MetricUnit.Count, value=1)
-        logger.warning("rate limiter unavailable; failing open", extra={"error": str(exc)})
-        return
-    if not decision.allowed:
-        refused_by = decision.most_restrictive
-        metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
-        emit_metric("RateLimited", MetricUnit.Count, 1, scope=(refused_by.scope if refused_by else "unknown"))
-        raise RateLimited("Too many requests; retry after retry_after seconds.", retry_after=decision.retry_after_s)
+    admit(caller, event_source_ip(event) or UNKNOWN_IP, ROUTE_GROUPS["messages"], path="websocket chat")
 
 
 def _deadline_s(context: Any) -> tuple[float, float]:
@@ -233,8 +221,8 @@ def on_chat(event: dict[str, Any], context: Any, *, deps: AnswerDeps | None = No
     except ClawError as exc:
         # Text already streamed belongs to no stored answer: the error frame tells the client to drop it.
         frames.frame(error_frame(exc, conversation_id=action.conversation_id))
-    except Exception:  # noqa: BLE001 - logged here; the client gets a 500 error frame, never a trace
-        logger.exception("streamed chat failed")
+    except Exception as exc:  # noqa: BLE001 - logged here; the client gets a 500 error frame, never a trace
+        log_unhandled("streamed chat failed", exc)
         frames.frame(error_frame(ClawError("An unexpected error occurred."), conversation_id=action.conversation_id))
     else:
         done = result.model_dump(mode="json")

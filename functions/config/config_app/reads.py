@@ -7,17 +7,17 @@ from datetime import datetime
 from claw_common.auth.caller import Caller
 from claw_common.config.schema import is_valid_key
 from claw_common.data import db
-from claw_common.errors import BadRequest, NotFound
-from claw_common.http.pagination import encode_cursor
+from claw_common.errors import NotFound
+from claw_common.http.pagination import KeyPosition, SeqPosition, encode_cursor, optional_position
 from claw_common.observability import logger
 from config_app import repository as repo
 from config_app.models import AuditPage, ConfigOut, ConfigPage, HistoryPage, PublicConfigPage
-from config_app.state import audit, config_out, count_change, page_position
+from config_app.state import audit, config_out, count_change
 
 
 def list_configs(*, limit: int, cursor: str | None, prefix: str | None) -> ConfigPage:
     """Admins' list: every live key in key order, sensitive values masked."""
-    after = page_position(cursor)
+    after = optional_position(cursor, KeyPosition)
     with db.connection() as conn:
         rows = repo.list_live(conn, after=after, limit=limit + 1, prefix=prefix)
     page = rows[:limit]
@@ -31,7 +31,7 @@ def list_configs(*, limit: int, cursor: str | None, prefix: str | None) -> Confi
 
 def list_public(*, limit: int, cursor: str | None) -> PublicConfigPage:
     """Public keys, for anyone (never a sensitive one)."""
-    after = page_position(cursor)
+    after = optional_position(cursor, KeyPosition)
     with db.connection() as conn:
         rows = repo.list_live(conn, after=after, limit=limit + 1, public_only=True)
     page = rows[:limit]
@@ -73,7 +73,7 @@ def get_config(key: str, caller: Caller, *, reveal: bool, request_id: str | None
 
 def history(key: str, *, limit: int, cursor: str | None) -> HistoryPage:
     """History of a key, newest first (also after it was deleted)."""
-    before = page_position(cursor)
+    before = optional_position(cursor, SeqPosition)
     if not is_valid_key(key):
         raise NotFound(f"Config {key!r} was not found.")
     with db.connection() as conn:
@@ -113,9 +113,7 @@ def audit_log(
     cursor: str | None,
 ) -> AuditPage:
     """The audit trail, newest first, filtered by key, actor, action and time."""
-    before_id = page_position(cursor)
-    if before_id is not None and not isinstance(before_id, int):
-        raise BadRequest("The cursor is not valid.")
+    before_id = optional_position(cursor, SeqPosition)
     with db.connection() as conn:
         rows = repo.audit(
             conn, key=key, actor=actor, action=action, since=since, until=until, before_id=before_id, limit=limit + 1

@@ -11,13 +11,13 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from claw_common.auth.caller import Caller
 from claw_common.errors import BadRequest
 from claw_common.health import check_health
-from claw_common.http.security import current_caller, require_admin
+from claw_common.http.pagination import Cursor, Limit
+from claw_common.http.security import AdminDep, CallerDep
 from config_app import reads, transfer, writes
 from config_app.models import (
     AuditPage,
@@ -38,10 +38,6 @@ from config_app.models import (
 
 router = APIRouter()
 
-Admin = Annotated[Caller, Depends(require_admin)]
-Authenticated = Annotated[Caller, Depends(current_caller)]
-Limit = Annotated[int, Query(ge=1, le=100, description="Page size (at most 100).")]
-Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='The expected version, e.g. `"3"`.')]
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
@@ -77,7 +73,7 @@ def _with_etag(response: Response, out: ConfigOut) -> ConfigOut:
 
 @router.get("/configs", tags=["configs"], summary="List configs (admin)", response_model=ConfigPage)
 def list_configs(
-    _: Admin,
+    _: AdminDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     prefix: Annotated[str | None, Query(max_length=128, description="Only keys starting with this.")] = None,
@@ -92,7 +88,7 @@ def list_configs(
     status_code=status.HTTP_201_CREATED,
     response_model=ConfigOut,
 )
-def create_config(body: ConfigCreate, caller: Admin, request: Request, response: Response) -> Any:
+def create_config(body: ConfigCreate, caller: AdminDep, request: Request, response: Response) -> Any:
     return _with_etag(response, writes.create_config(body, caller, _request_id(request)))
 
 
@@ -103,7 +99,7 @@ def public_configs(limit: Limit = 100, cursor: Cursor = None) -> Any:
 
 @router.get("/configs/audit/log", tags=["configs"], summary="Audit log (admin)", response_model=AuditPage)
 def audit_log(
-    _: Admin,
+    _: AdminDep,
     key: Annotated[str | None, Query(max_length=128)] = None,
     actor: Annotated[str | None, Query(max_length=128, description="user_id of the actor.")] = None,
     action: Annotated[str | None, Query(max_length=32, description="create, update, reveal, export, …")] = None,
@@ -116,24 +112,24 @@ def audit_log(
 
 
 @router.post("/configs/reload", tags=["configs"], summary="Drop config caches (admin)", response_model=ReloadResult)
-def reload(caller: Admin, request: Request) -> Any:
+def reload(caller: AdminDep, request: Request) -> Any:
     return writes.reload_caches(caller, _request_id(request))
 
 
 @router.post("/configs/export", tags=["configs"], summary="Export configs (admin)", response_model=ExportDocument)
-def export(caller: Admin, request: Request, body: Annotated[ExportRequest | None, Body()] = None) -> Any:
+def export(caller: AdminDep, request: Request, body: Annotated[ExportRequest | None, Body()] = None) -> Any:
     return transfer.export_configs(body or ExportRequest(), caller, _request_id(request))
 
 
 @router.post("/configs/import", tags=["configs"], summary="Import configs (admin)", response_model=ImportResult)
-def import_(body: ImportRequest, caller: Admin, request: Request) -> Any:
+def import_(body: ImportRequest, caller: AdminDep, request: Request) -> Any:
     return transfer.import_configs(body, caller, _request_id(request))
 
 
 @router.get("/configs/{key}", tags=["configs"], summary="Get a config", response_model=ConfigOut)
 def get_config(
     key: str,
-    caller: Authenticated,
+    caller: CallerDep,
     request: Request,
     response: Response,
     reveal: Annotated[bool, Query(description="Admins: show a sensitive value in clear (audited).")] = False,
@@ -143,7 +139,7 @@ def get_config(
 
 @router.put("/configs/{key}", tags=["configs"], summary="Update a config (admin)", response_model=ConfigOut)
 def update_config(
-    key: str, body: ConfigUpdate, caller: Admin, request: Request, response: Response, if_match: IfMatch = None
+    key: str, body: ConfigUpdate, caller: AdminDep, request: Request, response: Response, if_match: IfMatch = None
 ) -> Any:
     expected = _expected_version(if_match, body.version)
     return _with_etag(response, writes.update_config(key, body, expected, caller, _request_id(request)))
@@ -158,7 +154,7 @@ def update_config(
 )
 def delete_config(
     key: str,
-    caller: Admin,
+    caller: AdminDep,
     request: Request,
     if_match: IfMatch = None,
     version: Annotated[int | None, Query(ge=1, description="The expected version (or If-Match).")] = None,
@@ -175,7 +171,7 @@ def delete_config(
 @router.get(
     "/configs/{key}/history", tags=["configs"], summary="History of a config (admin)", response_model=HistoryPage
 )
-def config_history(key: str, _: Admin, limit: Limit = 50, cursor: Cursor = None) -> Any:
+def config_history(key: str, _: AdminDep, limit: Limit = 50, cursor: Cursor = None) -> Any:
     return reads.history(key, limit=limit, cursor=cursor)
 
 
@@ -183,7 +179,7 @@ def config_history(key: str, _: Admin, limit: Limit = 50, cursor: Cursor = None)
     "/configs/{key}/rollback", tags=["configs"], summary="Roll back to a version (admin)", response_model=ConfigOut
 )
 def rollback(
-    key: str, body: RollbackRequest, caller: Admin, request: Request, response: Response, if_match: IfMatch = None
+    key: str, body: RollbackRequest, caller: AdminDep, request: Request, response: Response, if_match: IfMatch = None
 ) -> Any:
     expected = _expected_version(if_match, body.expected_version)
     return _with_etag(response, writes.rollback_config(key, body.version, expected, caller, _request_id(request)))

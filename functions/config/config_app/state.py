@@ -12,7 +12,6 @@ from claw_common.config.envelope import Sealed, seal, unseal
 from claw_common.config.reader import entry_from_row, forget_local, publish_entry
 from claw_common.config.schema import value_errors
 from claw_common.errors import Conflict, NotFound, ValidationFailed
-from claw_common.http.pagination import decode_cursor
 from claw_common.observability import MetricUnit, metrics
 from config_app import repository as repo
 from config_app.models import MASK, ConfigOut
@@ -29,11 +28,6 @@ class State:
     is_sensitive: bool
     is_public: bool
     sealed: Sealed | None = None
-
-
-def page_position(cursor: str | None) -> Any:
-    """The position inside an opaque cursor, or None for the first page."""
-    return decode_cursor(cursor) if cursor else None
 
 
 def masked_value(row: Row) -> Any:

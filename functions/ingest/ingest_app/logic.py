@@ -159,7 +159,8 @@ def process_object_event(record: S3EventRecord, deps: IngestDeps | None = None) 
     deps = deps or get_ingest_deps()
     bucket = record.s3.bucket.name
     key = record.s3.object.decoded_key
-    with db.connection() as conn:
+    # Bulk work: statements (COPY of every chunk, the per-document lock wait) get 15 s, not the API's 3 s.
+    with db.connection(statement_timeout_ms=15_000) as conn:
         audit = record_object_event(conn, record)
         conn.commit()
         logger.info(

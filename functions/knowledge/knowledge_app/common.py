@@ -15,7 +15,7 @@ from typing import Any
 from claw_common.auth.caller import Caller
 from claw_common.documents import MB, SUPPORTED_EXTENSIONS, TIER_MAX_BYTES
 from claw_common.errors import DependencyUnavailable, NotFound, UnsupportedMediaType
-from claw_common.http.pagination import decode_cursor, encode_cursor, invalid_cursor
+from claw_common.http.pagination import TimeIdPosition, decode_cursor, encode_cursor
 from claw_common.observability import logger
 from claw_common.settings import get_settings
 from knowledge_app.repository import KnowledgeRepository
@@ -26,6 +26,8 @@ and a synchronous Lambda invocation carries at most 6 MB, so about 4.4 MB of fil
 ceiling; 4 MB leaves room for the multipart framing. Larger files use the presigned URL."""
 MAX_TEXT_BYTES = 4 * MB
 UPLOAD_URL_EXPIRES_S = 900
+# A pending document with no object this long after its upload grant was issued was never uploaded.
+UPLOAD_GRANT_EXPIRED_S = UPLOAD_URL_EXPIRES_S + 60
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\]+")
@@ -52,14 +54,8 @@ def uuid_or_404(value: str, missing: NotFound) -> str:
 def keyset_after(cursor: str | None) -> tuple[datetime, str] | None:
     if not cursor:
         return None
-    data = decode_cursor(cursor)
-    try:
-        at, ident = datetime.fromisoformat(data["at"]), str(data["id"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise invalid_cursor() from exc
-    if not _UUID.match(ident):
-        raise invalid_cursor()
-    return at, ident
+    position = decode_cursor(cursor, TimeIdPosition)
+    return position.at, str(position.id)
 
 
 def page_of(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:

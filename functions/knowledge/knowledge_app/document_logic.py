@@ -22,12 +22,13 @@ from claw_common.auth.caller import Caller
 from claw_common.data import db
 from claw_common.documents import object_key
 from claw_common.errors import Conflict, DependencyUnavailable, NotFound, PayloadTooLarge, ValidationFailed
-from claw_common.http.pagination import decode_cursor, encode_cursor, invalid_cursor
+from claw_common.http.pagination import ChunkPosition, decode_cursor, encode_cursor
 from claw_common.observability import MetricUnit, metrics
 from knowledge_app.common import (
     MAX_TEXT_BYTES,
     MAX_UPLOAD_BYTES,
     MB,
+    UPLOAD_GRANT_EXPIRED_S,
     UPLOAD_URL_EXPIRES_S,
     content_type_for,
     delete_all_versions,
@@ -286,6 +287,7 @@ def list_documents(
     after = keyset_after(cursor)
     with db.connection() as conn:
         owned_kb(conn, caller, kb_id)
+        KnowledgeRepository(conn).expire_unused_uploads(caller.user_id, kb_id, UPLOAD_GRANT_EXPIRED_S)
         rows = KnowledgeRepository(conn).list_documents(
             caller.user_id, kb_id, limit=limit + 1, status=status, after=after
         )
@@ -298,6 +300,7 @@ def get_document(caller: Caller, kb_id: str, document_id: str) -> dict[str, Any]
     kb_id = uuid_or_404(kb_id, kb_not_found())
     document_id = uuid_or_404(document_id, doc_not_found())
     with db.connection() as conn:
+        KnowledgeRepository(conn).expire_unused_uploads(caller.user_id, kb_id, UPLOAD_GRANT_EXPIRED_S)
         return document_out(owned_document(conn, caller, kb_id, document_id))
 
 
@@ -319,10 +322,7 @@ def list_chunks(caller: Caller, kb_id: str, document_id: str, *, limit: int, cur
     document_id = uuid_or_404(document_id, doc_not_found())
     after_index: int | None = None
     if cursor:
-        data = decode_cursor(cursor)
-        if not isinstance(data, dict) or not isinstance(data.get("i"), int):
-            raise invalid_cursor()
-        after_index = data["i"]
+        after_index = decode_cursor(cursor, ChunkPosition).i
     with db.connection() as conn:
         owned_document(conn, caller, kb_id, document_id)
         rows = KnowledgeRepository(conn).list_chunks(
@@ -371,4 +371,5 @@ def reindex_document(caller: Caller, kb_id: str, document_id: str) -> dict[str, 
         ContentType=head.get("ContentType") or "application/octet-stream",
     )
     with db.connection() as conn:
+        KnowledgeRepository(conn).expire_unused_uploads(caller.user_id, kb_id, UPLOAD_GRANT_EXPIRED_S)
         return document_out(owned_document(conn, caller, kb_id, document_id))

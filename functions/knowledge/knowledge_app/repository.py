@@ -123,6 +123,24 @@ class KnowledgeRepository:
             )
         return self.get_document(owner_id, kb_id, document_id)
 
+    def expire_unused_uploads(self, owner_id: str, kb_id: str, older_than_s: int) -> int:
+        """Mark ``failed`` (never uploaded) the documents whose upload grant expired unused.
+
+        Checked lazily when documents are listed or read, so no scheduler is needed: a document
+        still ``pending`` with no object ever seen (no ETag, version or ingest), created longer
+        ago than the grant's lifetime plus a grace for the S3 event in flight. If the file does
+        arrive after all, its event ingests it as usual (the failure is not for that object).
+        """
+        return self.conn.execute(
+            """UPDATE documents
+                  SET status = 'failed', error_code = 'never_uploaded', updated_at = clock_timestamp(),
+                      error = 'The file was never uploaded: the upload URL expired unused.'
+                WHERE owner_id = %s AND kb_id = %s AND status = 'pending'
+                  AND s3_etag IS NULL AND s3_version_id IS NULL AND ingested_at IS NULL
+                  AND created_at < clock_timestamp() - make_interval(secs => %s)""",
+            (owner_id, kb_id, older_than_s),
+        ).rowcount
+
     def get_document(self, owner_id: str, kb_id: str, document_id: str) -> dict[str, Any] | None:
         return self.conn.execute(
             f"SELECT {_DOC_COLUMNS} FROM documents WHERE id = %s AND kb_id = %s AND owner_id = %s",  # noqa: S608

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from claw_common.auth.caller import Caller
-from claw_common.http.security import current_caller
+from claw_common.http.pagination import Cursor, Limit
+from claw_common.http.security import CallerDep
 from knowledge_app import document_logic, kb_logic, query_logic
 from knowledge_app.models import (
     ChunkPage,
@@ -26,9 +26,6 @@ from knowledge_app.models import (
 )
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
-CallerDep = Annotated[Caller, Depends(current_caller)]
-Limit = Annotated[int, Query(ge=1, le=100)]
-Cursor = Annotated[str | None, Query(max_length=512)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such knowledge base (or document) of the caller."}
 }

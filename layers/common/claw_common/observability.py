@@ -12,6 +12,8 @@ its own EMF line, so extra dimensions never leak onto the plain metrics.
 from __future__ import annotations
 
 import threading
+import traceback
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -47,4 +49,24 @@ def emit_metric(name: str, unit: MetricUnit, value: float, **dimensions: str) ->
             metric.add_dimension(name=key, value=str(val)[:250] or "none")
 
 
-__all__ = ["NAMESPACE", "MetricUnit", "emit_metric", "logger", "metrics", "trace_calls_of", "tracer"]
+def log_unhandled(message: str, exc: BaseException, **extra: Any) -> None:
+    """ERROR log of an unexpected exception with its stack. For a database error only the SQLSTATE
+    and the (shortened) primary message: PostgreSQL's DETAIL and CONTEXT quote the data that
+    failed, which may be a user's JSON or text, and must not reach the logs."""
+    diag = getattr(exc, "diag", None)
+    if diag is None or not type(exc).__module__.startswith("psycopg"):
+        logger.exception(message, extra=extra)
+        return
+    logger.error(
+        message,
+        extra={
+            **extra,
+            "error_type": type(exc).__name__,
+            "sqlstate": getattr(exc, "sqlstate", None),
+            "error": str(getattr(diag, "message_primary", "") or "")[:200],
+            "stack": "".join(traceback.format_tb(exc.__traceback__))[-4000:],
+        },
+    )
+
+
+__all__ = ["NAMESPACE", "MetricUnit", "emit_metric", "log_unhandled", "logger", "metrics", "trace_calls_of", "tracer"]

@@ -43,10 +43,17 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(
         1, alias="DB_POOL_MAX", ge=1, le=64, description="Connections per process: 1 in Lambda, more locally."
     )
-    db_statement_timeout_ms: int = Field(15000, alias="DB_STATEMENT_TIMEOUT_MS", ge=100)
+    db_statement_timeout_ms: int = Field(
+        3000,
+        alias="DB_STATEMENT_TIMEOUT_MS",
+        ge=100,
+        description="Statement deadline of API requests (server-side; the client adds a second, docs/reliability.md).",
+    )
 
     redis_url: SecretStr = Field(alias="REDIS_URL", description="Redis/Valkey URL for rate limits and caches.")
-    redis_timeout_s: float = Field(0.5, alias="REDIS_TIMEOUT_S", gt=0, le=10)
+    redis_timeout_s: float = Field(
+        0.3, alias="REDIS_TIMEOUT_S", gt=0, le=10, description="Connect and command deadline of every Redis call."
+    )
 
     documents_bucket: str | None = Field(None, alias="DOCUMENTS_BUCKET", description="Bucket holding documents.")
     ingest_queue_url: str | None = Field(None, alias="INGEST_QUEUE_URL")

@@ -1,4 +1,5 @@
-"""Redis/Valkey client factory."""
+"""Redis/Valkey client factory: one guarded client per process (deadlines + circuit breaker,
+``claw_common.data.redis_client``), traced per command."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ from claw_common.settings import get_settings
 if TYPE_CHECKING:
     import redis
 
+    from claw_common.data.redis_client import GuardedRedis
+
 
 @lru_cache(maxsize=1)
-def _traced_client_class() -> type[redis.Redis]:
-    """A ``redis.Redis`` that records an X-Ray subsegment per command (the command name only,
+def _traced_client_class() -> type[GuardedRedis]:
+    """A guarded client that records an X-Ray subsegment per command (the command name only,
     never keys or values)."""
-    import redis
-
+    from claw_common.data.redis_client import GuardedRedis
     from claw_common.observability import tracer
 
-    class TracedRedis(redis.Redis):
+    class TracedRedis(GuardedRedis):
         def execute_command(self, *args: Any, **options: Any) -> Any:
             with tracer.provider.in_subsegment("## redis") as subsegment:
                 subsegment.put_annotation("command", str(args[0]) if args else "")
@@ -30,22 +32,15 @@ def _traced_client_class() -> type[redis.Redis]:
 
 @lru_cache(maxsize=1)
 def get_redis() -> redis.Redis:
-    """One client (with its connection pool) per process, reused across warm invocations.
-
-    Short socket timeouts: a cache that hangs is worse than a cache miss.
-    """
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
+    """One client (with its connection pool and circuit breaker) per process, reused across warm
+    invocations. Short deadlines: a cache that hangs is worse than a cache miss."""
+    from claw_common.data.redis_client import guarded_redis
 
     settings = get_settings()
-    return _traced_client_class().from_url(
+    return guarded_redis(
         settings.redis_url.get_secret_value(),
-        socket_timeout=settings.redis_timeout_s,
-        socket_connect_timeout=settings.redis_timeout_s,
-        # redis-py's default (10 retries with backoff) turns an outage into seconds of stall per
-        # command; one immediate retry still heals a pooled connection the server closed.
-        retry=Retry(NoBackoff(), 1),
-        health_check_interval=30,
+        settings.redis_timeout_s,
+        client_class=_traced_client_class(),
         decode_responses=False,
     )
 

@@ -182,11 +182,12 @@ def database_credentials() -> DatabaseCredentials:
     )
 
 
-def rotating_connection_class(credentials: DatabaseCredentials) -> Any:
-    """A ``psycopg.Connection`` class for a pool: a failed connect re-reads a rotated secret once."""
+def rotating_connection_class(credentials: DatabaseCredentials, base: Any = None) -> Any:
+    """A ``psycopg.Connection`` class (a subclass of ``base``) for a pool: a failed connect re-reads
+    a rotated secret once."""
     import psycopg
 
-    class RotatingConnection(psycopg.Connection[Any]):
+    class RotatingConnection(base or psycopg.Connection[Any]):  # type: ignore[misc]
         @classmethod
         def connect(cls, conninfo: str = "", **kwargs: Any) -> Any:  # type: ignore[override]
             parent: Any = super()

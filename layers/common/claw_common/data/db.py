@@ -3,6 +3,11 @@
 One small pool per process (size 1 in Lambda, so the connection is reused across warm
 invocations), pgvector types registered on every new connection. Driver errors that mean
 "the database is unreachable" become ``DependencyUnavailable``.
+
+Deadlines (docs/reliability.md): connecting ``CONNECT_TIMEOUT_S``; every statement
+``statement_timeout`` on the server and the same plus a second on the client
+(``claw_common.data.deadline``, so a hung server is noticed too); the health check of a
+pooled connection ``CHECK_DEADLINE_S``; waiting for a pooled connection ``POOL_TIMEOUT_S``.
 """
 
 from __future__ import annotations
@@ -21,8 +26,15 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
 
+CONNECT_TIMEOUT_S = 3
+CHECK_DEADLINE_S = 1.0
+POOL_TIMEOUT_S = 3.0
+
+
 def _configure(conn: psycopg.Connection) -> None:
-    settings = get_settings()
+    from claw_common.data.deadline import deadline_for
+
+    conn.deadline_s = deadline_for(get_settings().db_statement_timeout_ms)  # type: ignore[attr-defined]
     try:
         # pgvector comes with the AI layer: functions without it (auth, config) never read vectors.
         from pgvector.psycopg import register_vector
@@ -33,8 +45,20 @@ def _configure(conn: psycopg.Connection) -> None:
             register_vector(conn)
         except Exception:  # noqa: BLE001 - before the first migration the type does not exist yet
             conn.rollback()
-    conn.execute(f"SET statement_timeout = {int(settings.db_statement_timeout_ms)}")
     conn.commit()
+
+
+def _check(conn: psycopg.Connection) -> None:
+    """The pool's check of an idle connection before handing it out (it may have died while the
+    Lambda was frozen), with a short deadline of its own."""
+    from psycopg_pool import ConnectionPool
+
+    saved = conn.deadline_s  # type: ignore[attr-defined]
+    conn.deadline_s = CHECK_DEADLINE_S  # type: ignore[attr-defined]
+    try:
+        ConnectionPool.check_connection(conn)
+    finally:
+        conn.deadline_s = saved  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=1)
@@ -44,36 +68,65 @@ def get_pool() -> ConnectionPool[Any]:
     from psycopg_pool import ConnectionPool
 
     from claw_common.data.credentials import database_credentials, rotating_connection_class
+    from claw_common.data.deadline import DeadlineConnection
 
     settings = get_settings()
     credentials = database_credentials()
     return ConnectionPool(
         # Resolved for every new connection: after a secret rotation the pool connects with the new one.
         credentials.url,
-        connection_class=rotating_connection_class(credentials),
+        connection_class=rotating_connection_class(credentials, DeadlineConnection),
         min_size=1,
         max_size=settings.db_pool_max,
-        kwargs={"row_factory": dict_row, "connect_timeout": 5, "application_name": "claw-ai"},
+        kwargs={
+            "row_factory": dict_row,
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "application_name": "claw-ai",
+            "options": f"-c statement_timeout={int(settings.db_statement_timeout_ms)}",
+        },
         configure=_configure,
-        check=ConnectionPool.check_connection,
+        check=_check,
         open=True,
-        timeout=10,
+        timeout=POOL_TIMEOUT_S,
         name="claw",
     )
 
 
 @contextmanager
-def connection() -> Iterator[psycopg.Connection[dict[str, Any]]]:
-    """A pooled connection; the block runs in one transaction, committed on success."""
+def connection(statement_timeout_ms: int | None = None) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    """A pooled connection; the block runs in one transaction, committed on success.
+
+    ``statement_timeout_ms`` raises the statement deadline (server and client) for this block
+    only, for bulk work such as ingest; API requests keep the short default.
+    """
     import psycopg
     from psycopg_pool import PoolTimeout
 
     try:
         # An X-Ray subsegment per database unit of work (no SQL or parameters recorded).
         with tracer.provider.in_subsegment("## postgres"), get_pool().connection() as conn:
-            yield conn  # type: ignore[misc]  # the pool's row_factory makes these dict rows
+            if statement_timeout_ms is None:
+                yield conn  # type: ignore[misc]  # the pool's row_factory makes these dict rows
+            else:
+                with _statement_timeout(conn, statement_timeout_ms):
+                    yield conn  # type: ignore[misc]
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise DependencyUnavailable("The database is unavailable; try again shortly.") from exc
+
+
+@contextmanager
+def _statement_timeout(conn: Any, timeout_ms: int) -> Iterator[None]:
+    from claw_common.data.deadline import deadline_for
+
+    default_ms = int(get_settings().db_statement_timeout_ms)
+    conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(int(timeout_ms)),))
+    conn.deadline_s = deadline_for(timeout_ms)
+    try:
+        yield
+    finally:
+        conn.deadline_s = deadline_for(default_ms)
+        if not conn.closed and conn.info.transaction_status != 3:  # 3: INERROR
+            conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(default_ms),))
 
 
 def db_ping() -> bool:

@@ -6,18 +6,20 @@ Exceptions become responses in exactly one place: here.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from claw_common.auth.caller import caller_from_event
 from claw_common.errors import PROBLEM_CONTENT_TYPE, ClawError, problem, status_title
-from claw_common.observability import MetricUnit, emit_metric, logger, metrics
+from claw_common.http.hygiene import clean_input
+from claw_common.observability import MetricUnit, emit_metric, log_unhandled, logger, metrics
 
 API_PREFIX = "/api/v1"
 
@@ -65,8 +67,8 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            logger.exception("unhandled error", extra={"path": scope.get("path")})
+        except Exception as exc:
+            log_unhandled("unhandled error", exc, path=scope.get("path"))
             if started:
                 raise
             body = problem(500, detail="An unexpected error occurred.", instance=scope.get("path"))
@@ -169,7 +171,76 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
         detail = exc.detail if isinstance(exc.detail, str) else status_title(exc.status_code)
         body = problem(exc.status_code, detail=detail, instance=request.url.path)
-        return ProblemResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request, fallback=headers.get("Allow", ""))
+        return ProblemResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request, fallback: str = "") -> str:
+    """Every method the API accepts on this path (Starlette's own 405 names only the first
+    route's), from the app's OpenAPI paths."""
+    index = getattr(request.app.state, "allow_index", None)
+    if index is None:
+        index = [
+            (re.compile("^" + re.sub(r"\{[^}/]+\}", "[^/]+", path) + "$"), {m.upper() for m in operations})
+            for path, operations in request.app.openapi().get("paths", {}).items()
+        ]
+        request.app.state.allow_index = index
+    methods: set[str] = set()
+    for pattern, accepted in index:
+        if pattern.match(request.url.path):
+            methods |= accepted
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods)) or fallback
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An RFC 9457 problem: what went wrong, for people (title, detail) and programs (type, status).",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "A URI naming the kind of problem."},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "description": "The request path."},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "Field errors of a 422: where (loc), what (msg) and its kind (type).",
+            "items": {"type": "object"},
+        },
+    },
+    "additionalProperties": True,
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"description": "The request was refused (problem+json: 400, 401, 403, 404, 405, 409, 413, 415, 422, 429)."},
+    "5XX": {"description": "A dependency failed or timed out (problem+json: 500, 502, 503 with Retry-After, 504)."},
+}
+"""Declared on every route: every error of every API is a problem+json document."""
+
+
+def _declare_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every 4xx/5xx response of the document is problem+json (routes only give descriptions)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in (operation.get("responses") or {}).items():
+                if str(code)[0] in "45":
+                    response["content"] = {PROBLEM_CONTENT_TYPE: {"schema": PROBLEM_SCHEMA}}
+    return schema
+
+
+def _openapi_with_problems(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _declare_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _call_inline(func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -192,10 +263,10 @@ def run_sync_inline() -> None:
 
 
 def create_app(title: str, description: str = "", openapi_path: str | None = None) -> FastAPI:
-    """A FastAPI app with CLAW.AI's error mapping, request ids and rate limits.
+    """A FastAPI app with CLAW.AI's error mapping, request ids, input hygiene and rate limits.
 
     ``openapi_path`` (under /api/v1) publishes the function's OpenAPI document on a route
-    the template sends to that function.
+    the template sends to that function; its error responses are declared as problem+json.
     """
     app = FastAPI(
         title=title,
@@ -205,8 +276,11 @@ def create_app(title: str, description: str = "", openapi_path: str | None = Non
         docs_url=None,
         redoc_url=None,
         default_response_class=JSONResponse,
+        dependencies=[Depends(clean_input)],
+        responses=ERROR_RESPONSES,
         redirect_slashes=False,
     )
+    _openapi_with_problems(app)
     install_problem_handlers(app)
     run_sync_inline()
     # Added first, so it runs inside the request-id middleware: 429/403/503 carry X-Request-Id.

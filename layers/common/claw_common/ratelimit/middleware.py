@@ -1,56 +1,31 @@
 """Rate limiting for every FastAPI function (pure ASGI; ``create_app`` installs it).
 
-Per request: the deny list answers 403, the allow list skips every limit, then the global,
-user (by tier), IP and route-group buckets are checked in one Redis call. Every limited
-response — success or not — carries ``RateLimit-Limit``, ``RateLimit-Remaining`` and
-``RateLimit-Reset`` of the most restrictive bucket; a refusal is a 429 problem with
-``Retry-After``.
+The decision is :func:`claw_common.ratelimit.admission.admit` (shared with the WebSocket chat
+action); this module turns it into HTTP: every limited response — success or not — carries
+``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` of the most restrictive
+bucket; a refusal is a problem+json (403, 429 with ``Retry-After``, 503 when failing closed).
 
 Identity comes only from the API Gateway event: the caller from
-``requestContext.authorizer`` and the client IP from ``requestContext.identity.sourceIp``
+``requestContext.authorizer`` and the client IP from ``claw_common.http.client_ip``
 (API Gateway sets it from the TCP connection; a client's ``X-Forwarded-For`` is never read).
-
-Redis down: API routes pass (fail open) with the ``RateLimiterUnavailable`` metric and a
-warning; route groups marked ``fail_closed`` (login, register) answer 503.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from claw_common.auth.caller import caller_from_event
-from claw_common.errors import PROBLEM_CONTENT_TYPE, ClawError, DependencyUnavailable, Forbidden, RateLimited
-from claw_common.observability import MetricUnit, emit_metric, logger, metrics
-from claw_common.ratelimit.limiter import (
-    RateLimiter,
-    RateLimiterUnavailable,
-    RateLimitPolicy,
-    get_rate_limiter,
-    is_unlimited_path,
-    load_policy,
-    route_group_for,
-)
-
-# Seconds a client is told to wait when login/register fail closed during a Redis outage.
-OUTAGE_RETRY_AFTER_S = 5
+from claw_common.errors import PROBLEM_CONTENT_TYPE, ClawError
+from claw_common.http.client_ip import client_ip
+from claw_common.ratelimit.admission import OUTAGE_RETRY_AFTER_S, admit
+from claw_common.ratelimit.limiter import RateLimiter, get_rate_limiter
+from claw_common.ratelimit.policy import RateLimitPolicy, is_unlimited_path, load_policy, route_group_for
 
 
-def client_ip(scope: Mapping[str, Any]) -> str:
-    """The client's address as API Gateway saw it (``requestContext.identity.sourceIp``)."""
-    event = scope.get("aws.event") or {}
-    ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
-    if ip:
-        return str(ip)
-    # Without an API Gateway event (an ASGI server in front) the socket peer is the only truth.
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
-
-
-async def _send_problem(send: Any, scope: dict[str, Any], exc: ClawError, extra_headers: dict[str, str]) -> None:
+async def _send_problem(send: Any, scope: dict[str, Any], exc: ClawError) -> None:
     body = json.dumps(exc.to_problem(instance=scope.get("path"))).encode()
-    headers = {**extra_headers, **exc.headers}
     await send(
         {
             "type": "http.response.start",
@@ -58,7 +33,7 @@ async def _send_problem(send: Any, scope: dict[str, Any], exc: ClawError, extra_
             "headers": [
                 (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
                 (b"content-length", str(len(body)).encode()),
-                *[(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+                *[(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()],
             ],
         }
     )
@@ -87,60 +62,23 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        ip = client_ip(scope)
-        policy = self.policy()
-        if policy.is_denied(ip):
-            emit_metric("RequestsDenied", MetricUnit.Count, 1, scope="deny_list")
-            logger.info("request from a denied address", extra={"path": path})
-            await _send_problem(send, scope, Forbidden("Requests from this address are not allowed."), {})
-            return
-        if policy.is_allowed(ip):
-            await self.app(scope, receive, send)
-            return
-
-        caller = caller_from_event(scope.get("aws.event") or {})
-        group = route_group_for(path, scope.get("method"))
-        buckets = policy.buckets_for(caller, ip, group)
         try:
-            decision = self.limiter().check(buckets)
-        except RateLimiterUnavailable as exc:
-            metrics.add_metric(name="RateLimiterUnavailable", unit=MetricUnit.Count, value=1)
-            closed = group is not None and group.fail_closed
-            logger.warning(
-                "rate limiter unavailable; failing " + ("closed" if closed else "open"),
-                extra={"path": path, "route_group": group.name if group else None, "error": str(exc)},
+            admission = admit(
+                caller_from_event(scope.get("aws.event") or {}),
+                client_ip(scope),
+                route_group_for(path, scope.get("method")),
+                limiter=self.limiter,
+                policy=self.policy,
+                path=path,
             )
-            if closed:
-                await _send_problem(
-                    send,
-                    scope,
-                    DependencyUnavailable(
-                        "This endpoint is temporarily unavailable; retry shortly.", headers={}, extra={}
-                    ),
-                    {"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
-                )
-                return
+        except ClawError as exc:
+            await _send_problem(send, scope, exc)
+            return
+        if not admission.headers:
             await self.app(scope, receive, send)
             return
 
-        headers = decision.headers()
-        if not decision.allowed:
-            refused_by = decision.most_restrictive
-            # Plain (service only) for the dashboard and alarms; by bucket scope to see who limits.
-            metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
-            emit_metric("RateLimited", MetricUnit.Count, 1, scope=(refused_by.scope if refused_by else "unknown"))
-            await _send_problem(
-                send,
-                scope,
-                RateLimited(
-                    "Too many requests; retry after the time in the Retry-After header.",
-                    retry_after=decision.retry_after_s,
-                ),
-                headers,
-            )
-            return
-
-        raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in admission.headers.items()]
 
         async def send_with_limits(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":

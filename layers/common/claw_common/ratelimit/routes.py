@@ -6,16 +6,14 @@ path there).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from claw_common.auth.caller import Caller
 from claw_common.errors import DependencyUnavailable
-from claw_common.http.security import current_caller
-from claw_common.ratelimit.limiter import RateLimiterUnavailable, get_rate_limiter, load_policy
-from claw_common.ratelimit.middleware import client_ip
+from claw_common.http.client_ip import client_ip
+from claw_common.http.security import CallerDep
+from claw_common.ratelimit.limiter import RateLimiterUnavailable, get_rate_limiter
+from claw_common.ratelimit.policy import load_policy
 
 router = APIRouter(tags=["rate limits"])
 
@@ -45,7 +43,7 @@ class RateLimitStatus(BaseModel):
     response_model=RateLimitStatus,
     summary="The caller's rate limit buckets (this call counts as a request, the reading itself consumes nothing)",
 )
-def rate_limit_status(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> RateLimitStatus:
+def rate_limit_status(request: Request, caller: CallerDep) -> RateLimitStatus:
     """Global, user, IP and route-group buckets of the caller, peeked in one Redis call."""
     ip = client_ip(request.scope)
     policy = load_policy()
