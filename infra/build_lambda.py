@@ -151,6 +151,8 @@ def main() -> None:
     install(requirements(args.requirements or args.src / "requirements.txt"), target, args.arch)
     remove_distributions(target, [*RUNTIME_PROVIDED, *args.without])
     shutil.rmtree(target / "bin", ignore_errors=True)
+    for source_map in target.rglob("*.map"):  # browsers' debugging aid (Swagger UI ships 8 MB of them)
+        source_map.unlink()
     copy_packages(args.src, target)
     for package in args.vendor:
         shutil.copytree(package, target / package.name, ignore=shutil.ignore_patterns(*SKIP), dirs_exist_ok=True)

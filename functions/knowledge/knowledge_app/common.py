@@ -18,6 +18,7 @@ from claw_common.errors import DependencyUnavailable, NotFound, UnsupportedMedia
 from claw_common.http.pagination import TimeIdPosition, decode_cursor, encode_cursor
 from claw_common.observability import logger
 from claw_common.settings import get_settings
+from knowledge_app.models import Document
 from knowledge_app.repository import KnowledgeRepository
 
 MAX_UPLOAD_BYTES = 4 * MB
@@ -155,9 +156,9 @@ def delete_all_versions(bucket: str, *, key: str | None = None, prefix: str | No
     return deleted
 
 
-def document_out(row: dict[str, Any]) -> dict[str, Any]:
+def document_out(row: dict[str, Any]) -> Document:
     """A document row as the API shows it (no storage internals)."""
-    return {k: v for k, v in row.items() if k not in ("s3_bucket", "s3_key", "error_code")}
+    return Document.model_validate({k: v for k, v in row.items() if k not in ("s3_bucket", "s3_key", "error_code")})
 
 
 def owned_kb(conn: Any, caller: Caller, kb_id: str) -> dict[str, Any]:

@@ -47,7 +47,17 @@ from knowledge_app.common import (
     tier_max_bytes,
     uuid_or_404,
 )
-from knowledge_app.models import DocumentUpdate, TextDocumentCreate, UploadUrlRequest, Validity
+from knowledge_app.models import (
+    ChunkOut,
+    ChunkPage,
+    Document,
+    DocumentPage,
+    DocumentUpdate,
+    TextDocumentCreate,
+    UploadUrl,
+    UploadUrlRequest,
+    Validity,
+)
 from knowledge_app.repository import KnowledgeRepository
 
 
@@ -115,7 +125,7 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def update_document(caller: Caller, kb_id: str, document_id: str, body: DocumentUpdate) -> dict[str, Any]:
+def update_document(caller: Caller, kb_id: str, document_id: str, body: DocumentUpdate) -> Document:
     """Change a document's title, replacement (``superseded_by``) or validity period; absent fields stay."""
     kb_id = uuid_or_404(kb_id, kb_not_found())
     document_id = uuid_or_404(document_id, doc_not_found())
@@ -158,7 +168,7 @@ def put_object(document: dict[str, Any], body: bytes, content_type: str) -> None
 CONTENT_HASH_METADATA = "content-sha256"
 
 
-def find_identical_document(caller: Caller, kb_id: str, data: bytes) -> dict[str, Any] | None:
+def find_identical_document(caller: Caller, kb_id: str, data: bytes) -> Document | None:
     """The caller's document in ``kb_id`` with exactly ``data`` as its file (unless it failed).
 
     Candidates are the documents of the same size; the SHA-256 stored in each one's object
@@ -186,7 +196,7 @@ def find_identical_document(caller: Caller, kb_id: str, data: bytes) -> dict[str
     return None
 
 
-def add_text_document(caller: Caller, kb_id: str, body: TextDocumentCreate) -> dict[str, Any]:
+def add_text_document(caller: Caller, kb_id: str, body: TextDocumentCreate) -> Document:
     """Store text (or Markdown) as a document; ingestion continues asynchronously (status pending)."""
     data = body.content.encode("utf-8")
     if len(data) > MAX_TEXT_BYTES:
@@ -210,7 +220,7 @@ def add_text_document(caller: Caller, kb_id: str, body: TextDocumentCreate) -> d
 
 def upload_document(
     caller: Caller, kb_id: str, *, filename: str, content_type: str | None, data: bytes, title: str | None
-) -> dict[str, Any]:
+) -> Document:
     """Store an uploaded file (at most ``MAX_UPLOAD_BYTES``) as a document; ingestion is asynchronous."""
     filename = safe_filename(filename or "")
     require_supported(filename)
@@ -234,7 +244,7 @@ def upload_document(
     return document_out(document)
 
 
-def create_upload_url(caller: Caller, kb_id: str, body: UploadUrlRequest) -> dict[str, Any]:
+def create_upload_url(caller: Caller, kb_id: str, body: UploadUrlRequest) -> UploadUrl:
     """A presigned S3 POST for one file: the document exists (pending) until the upload's event arrives.
 
     The policy pins the key and the content type and limits the size (``content-length-range``)
@@ -264,16 +274,18 @@ def create_upload_url(caller: Caller, kb_id: str, body: UploadUrlRequest) -> dic
         Conditions=[{"Content-Type": ctype}, ["content-length-range", 1, limit]],
         ExpiresIn=UPLOAD_URL_EXPIRES_S,
     )
-    return {
-        "document_id": document["id"],
-        "method": "POST",
-        "url": presigned["url"],
-        "fields": {k: str(v) for k, v in presigned["fields"].items()},
-        "headers": None,
-        "expires_in": UPLOAD_URL_EXPIRES_S,
-        "max_bytes": limit,
-        "key": document["s3_key"],
-    }
+    return UploadUrl.model_validate(
+        {
+            "document_id": document["id"],
+            "method": "POST",
+            "url": presigned["url"],
+            "fields": {k: str(v) for k, v in presigned["fields"].items()},
+            "headers": None,
+            "expires_in": UPLOAD_URL_EXPIRES_S,
+            "max_bytes": limit,
+            "key": document["s3_key"],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- documents out
@@ -281,7 +293,7 @@ def create_upload_url(caller: Caller, kb_id: str, body: UploadUrlRequest) -> dic
 
 def list_documents(
     caller: Caller, kb_id: str, *, limit: int, cursor: str | None, status: str | None = None
-) -> dict[str, Any]:
+) -> DocumentPage:
     """The documents of one of the caller's knowledge bases, newest first."""
     kb_id = uuid_or_404(kb_id, kb_not_found())
     after = keyset_after(cursor)
@@ -292,10 +304,10 @@ def list_documents(
             caller.user_id, kb_id, limit=limit + 1, status=status, after=after
         )
     items, next_cursor = page_of(rows, limit)
-    return {"items": [document_out(r) for r in items], "next_cursor": next_cursor}
+    return DocumentPage(items=[document_out(r) for r in items], next_cursor=next_cursor)
 
 
-def get_document(caller: Caller, kb_id: str, document_id: str) -> dict[str, Any]:
+def get_document(caller: Caller, kb_id: str, document_id: str) -> Document:
     """One document of the caller (its status tells how ingestion went)."""
     kb_id = uuid_or_404(kb_id, kb_not_found())
     document_id = uuid_or_404(document_id, doc_not_found())
@@ -316,7 +328,7 @@ def delete_document(caller: Caller, kb_id: str, document_id: str) -> None:
     metrics.add_metric(name="DocumentsDeleted", unit=MetricUnit.Count, value=1)
 
 
-def list_chunks(caller: Caller, kb_id: str, document_id: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_chunks(caller: Caller, kb_id: str, document_id: str, *, limit: int, cursor: str | None) -> ChunkPage:
     """The document's chunks in order (a preview of what search sees)."""
     kb_id = uuid_or_404(kb_id, kb_not_found())
     document_id = uuid_or_404(document_id, doc_not_found())
@@ -333,11 +345,11 @@ def list_chunks(caller: Caller, kb_id: str, document_id: str, *, limit: int, cur
     out = []
     for row in items:
         path = list(row.pop("heading_path") or [])
-        out.append({**row, "heading": " > ".join(path) or None})
-    return {"items": out, "next_cursor": next_cursor}
+        out.append(ChunkOut.model_validate({**row, "heading": " > ".join(path) or None}))
+    return ChunkPage(items=out, next_cursor=next_cursor)
 
 
-def reindex_document(caller: Caller, kb_id: str, document_id: str) -> dict[str, Any]:
+def reindex_document(caller: Caller, kb_id: str, document_id: str) -> Document:
     """Ingest the document's file again (after a failure, or with a new parser or model).
 
     The object is copied onto itself with fresh metadata: that is a new object version and a

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from claw_common.auth.caller import Caller
 from claw_common.data import db
 from claw_common.data.invalidation import conversations_changed
@@ -17,36 +15,37 @@ from knowledge_app.common import (
     page_of,
     uuid_or_404,
 )
-from knowledge_app.models import KnowledgeBaseCreate, KnowledgeBaseUpdate
+from knowledge_app.models import KnowledgeBase, KnowledgeBaseCreate, KnowledgeBasePage, KnowledgeBaseUpdate
 from knowledge_app.repository import KnowledgeRepository
 
 
-def create_knowledge_base(caller: Caller, body: KnowledgeBaseCreate) -> dict[str, Any]:
+def create_knowledge_base(caller: Caller, body: KnowledgeBaseCreate) -> KnowledgeBase:
     """Create a knowledge base of the caller."""
     with db.connection() as conn:
-        return KnowledgeRepository(conn).create_kb(caller.user_id, body.name, body.description, body.no_answer_message)
+        row = KnowledgeRepository(conn).create_kb(caller.user_id, body.name, body.description, body.no_answer_message)
+    return KnowledgeBase.model_validate(row)
 
 
-def list_knowledge_bases(caller: Caller, *, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_knowledge_bases(caller: Caller, *, limit: int, cursor: str | None) -> KnowledgeBasePage:
     """The caller's knowledge bases, newest first, ``limit`` per page."""
     after = keyset_after(cursor)
     with db.connection() as conn:
         rows = KnowledgeRepository(conn).list_kbs(caller.user_id, limit=limit + 1, after=after)
     items, next_cursor = page_of(rows, limit)
-    return {"items": items, "next_cursor": next_cursor}
+    return KnowledgeBasePage(items=[KnowledgeBase.model_validate(row) for row in items], next_cursor=next_cursor)
 
 
-def get_knowledge_base(caller: Caller, kb_id: str) -> dict[str, Any]:
+def get_knowledge_base(caller: Caller, kb_id: str) -> KnowledgeBase:
     """One of the caller's knowledge bases (404 otherwise)."""
     kb_id = uuid_or_404(kb_id, kb_not_found())
     with db.connection() as conn:
         kb = KnowledgeRepository(conn).get_kb(caller.user_id, kb_id)
     if kb is None:
         raise kb_not_found()
-    return kb
+    return KnowledgeBase.model_validate(kb)
 
 
-def update_knowledge_base(caller: Caller, kb_id: str, body: KnowledgeBaseUpdate) -> dict[str, Any]:
+def update_knowledge_base(caller: Caller, kb_id: str, body: KnowledgeBaseUpdate) -> KnowledgeBase:
     """Rename or re-describe a knowledge base."""
     kb_id = uuid_or_404(kb_id, kb_not_found())
     changes = body.model_dump(exclude_unset=True)
@@ -58,7 +57,7 @@ def update_knowledge_base(caller: Caller, kb_id: str, body: KnowledgeBaseUpdate)
         kb = KnowledgeRepository(conn).update_kb(caller.user_id, kb_id, changes)
     if kb is None:
         raise kb_not_found()
-    return kb
+    return KnowledgeBase.model_validate(kb)
 
 
 def delete_knowledge_base(caller: Caller, kb_id: str) -> None:

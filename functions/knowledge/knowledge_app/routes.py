@@ -32,12 +32,12 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("", status_code=201, response_model=KnowledgeBase, summary="Create a knowledge base")
-def create_knowledge_base(body: KnowledgeBaseCreate, caller: CallerDep) -> dict:
+def create_knowledge_base(body: KnowledgeBaseCreate, caller: CallerDep) -> Any:
     return kb_logic.create_knowledge_base(caller, body)
 
 
 @router.get("", response_model=KnowledgeBasePage, summary="The caller's knowledge bases, newest first")
-def list_knowledge_bases(caller: CallerDep, limit: Limit = 20, cursor: Cursor = None) -> dict:
+def list_knowledge_bases(caller: CallerDep, limit: Limit = 20, cursor: Cursor = None) -> Any:
     return kb_logic.list_knowledge_bases(caller, limit=limit, cursor=cursor)
 
 
@@ -52,12 +52,12 @@ def query_many(body: QueryRequest, caller: CallerDep) -> QueryResponse:
 
 
 @router.get("/{kb_id}", response_model=KnowledgeBase, responses=NOT_FOUND, summary="One knowledge base")
-def get_knowledge_base(kb_id: str, caller: CallerDep) -> dict:
+def get_knowledge_base(kb_id: str, caller: CallerDep) -> Any:
     return kb_logic.get_knowledge_base(caller, kb_id)
 
 
 @router.put("/{kb_id}", response_model=KnowledgeBase, responses=NOT_FOUND, summary="Rename or re-describe")
-def update_knowledge_base(kb_id: str, body: KnowledgeBaseUpdate, caller: CallerDep) -> dict:
+def update_knowledge_base(kb_id: str, body: KnowledgeBaseUpdate, caller: CallerDep) -> Any:
     return kb_logic.update_knowledge_base(caller, kb_id, body)
 
 
@@ -76,7 +76,7 @@ def delete_knowledge_base(kb_id: str, caller: CallerDep) -> Response:
     responses=NOT_FOUND,
     summary="Add a text (or Markdown) document; ingested asynchronously",
 )
-def add_text_document(kb_id: str, body: TextDocumentCreate, caller: CallerDep) -> dict:
+def add_text_document(kb_id: str, body: TextDocumentCreate, caller: CallerDep) -> Any:
     return document_logic.add_text_document(caller, kb_id, body)
 
 
@@ -103,7 +103,7 @@ def upload_document(
     replace: Annotated[
         bool, Query(description="Store a new document even when one with identical content exists.")
     ] = False,
-) -> dict:
+) -> Any:
     data = file.file.read(document_logic.MAX_UPLOAD_BYTES + 1)
     if not replace and len(data) <= document_logic.MAX_UPLOAD_BYTES:
         existing = document_logic.find_identical_document(caller, kb_id, data)
@@ -122,7 +122,7 @@ def upload_document(
     responses={**NOT_FOUND, 413: {"description": "`size` is over the tier's limit."}},
     summary="A presigned S3 POST for uploading a (large) file straight to storage",
 )
-def create_upload_url(kb_id: str, body: UploadUrlRequest, caller: CallerDep) -> dict:
+def create_upload_url(kb_id: str, body: UploadUrlRequest, caller: CallerDep) -> Any:
     return document_logic.create_upload_url(caller, kb_id, body)
 
 
@@ -133,12 +133,12 @@ def list_documents(
     limit: Limit = 20,
     cursor: Cursor = None,
     status: Annotated[Literal["pending", "processing", "ready", "failed"] | None, Query()] = None,
-) -> dict:
+) -> Any:
     return document_logic.list_documents(caller, kb_id, limit=limit, cursor=cursor, status=status)
 
 
 @router.get("/{kb_id}/documents/{document_id}", response_model=Document, responses=NOT_FOUND, summary="One document")
-def get_document(kb_id: str, document_id: str, caller: CallerDep) -> dict:
+def get_document(kb_id: str, document_id: str, caller: CallerDep) -> Any:
     return document_logic.get_document(caller, kb_id, document_id)
 
 
@@ -148,7 +148,7 @@ def get_document(kb_id: str, document_id: str, caller: CallerDep) -> dict:
     responses={**NOT_FOUND, 422: {"description": "An invalid replacement document or validity period."}},
     summary="Mark a document superseded or give it a validity period (fields present change)",
 )
-def patch_document(kb_id: str, document_id: str, body: DocumentUpdate, caller: CallerDep) -> dict:
+def patch_document(kb_id: str, document_id: str, body: DocumentUpdate, caller: CallerDep) -> Any:
     return document_logic.update_document(caller, kb_id, document_id, body)
 
 
@@ -158,7 +158,7 @@ def patch_document(kb_id: str, document_id: str, body: DocumentUpdate, caller: C
     responses={**NOT_FOUND, 422: {"description": "An invalid replacement document or validity period."}},
     summary="Set a document's title, replacement and validity period (fields present change)",
 )
-def put_document(kb_id: str, document_id: str, body: DocumentUpdate, caller: CallerDep) -> dict:
+def put_document(kb_id: str, document_id: str, body: DocumentUpdate, caller: CallerDep) -> Any:
     return document_logic.update_document(caller, kb_id, document_id, body)
 
 
@@ -176,7 +176,7 @@ def delete_document(kb_id: str, document_id: str, caller: CallerDep) -> Response
     responses=NOT_FOUND,
     summary="The document's chunks, in order",
 )
-def list_chunks(kb_id: str, document_id: str, caller: CallerDep, limit: Limit = 20, cursor: Cursor = None) -> dict:
+def list_chunks(kb_id: str, document_id: str, caller: CallerDep, limit: Limit = 20, cursor: Cursor = None) -> Any:
     return document_logic.list_chunks(caller, kb_id, document_id, limit=limit, cursor=cursor)
 
 
@@ -187,7 +187,7 @@ def list_chunks(kb_id: str, document_id: str, caller: CallerDep, limit: Limit = 
     responses={**NOT_FOUND, 409: {"description": "The document has no file yet."}},
     summary="Ingest the document's file again",
 )
-def reindex_document(kb_id: str, document_id: str, caller: CallerDep) -> dict:
+def reindex_document(kb_id: str, document_id: str, caller: CallerDep) -> Any:
     return document_logic.reindex_document(caller, kb_id, document_id)
 
 
