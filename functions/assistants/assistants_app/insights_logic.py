@@ -16,10 +16,10 @@ from assistants_app.models import (
     Feedback,
     MessageList,
     OwnerMessage,
-    SourceOut,
     StatsDay,
 )
 from assistants_app.owner_logic import require_assistant
+from claw_ai.retrieval.sources import CitedSource
 from claw_common.auth.caller import Caller
 from claw_common.auth.tokens import is_user_id
 from claw_common.data import db
@@ -125,7 +125,7 @@ def conversation_messages(caller: Caller, assistant_id: str, conversation_id: st
                 id=r["id"],
                 role=r["role"],
                 content=r["content"],
-                sources=[SourceOut(**s) for s in r["sources"] or []],
+                sources=[CitedSource(**s) for s in r["sources"] or []],
                 no_answer=r["no_answer"],
                 limited=r["limited"],
                 feedback=_feedback(r),

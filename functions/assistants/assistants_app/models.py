@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from claw_ai.retrieval.sources import CitedSource
+
 MAX_QUESTION_CHARS = 4000
 MAX_KNOWLEDGE_BASES = 20
 MAX_ORIGINS = 20
@@ -153,25 +155,13 @@ class VisitorQuestion(BaseModel):
     _message = field_validator("message")(_not_blank)
 
 
-class SourceOut(BaseModel):
-    """A cited chunk of one of the assistant's knowledge base documents."""
-
-    document_id: str
-    title: str
-    chunk_index: int
-    score: float
-    snippet: str
-    heading: str | None = None
-    page: int | None = None
-
-
 class VisitorAnswer(BaseModel):
     """The answer to a visitor's question."""
 
     message_id: str
     conversation_id: str
     content: str
-    sources: list[SourceOut]
+    sources: list[CitedSource]
     no_answer: bool = Field(description="True when the knowledge bases hold no answer (the no-answer message).")
     limited: Literal["budget", "quota"] | None = Field(
         None, description="Set when the model was not asked: the assistant's budget or the owner's quota is used up."
@@ -221,7 +211,7 @@ class OwnerMessage(BaseModel):
     id: str
     role: Literal["user", "assistant"]
     content: str
-    sources: list[SourceOut]
+    sources: list[CitedSource]
     no_answer: bool
     limited: str | None
     feedback: Feedback | None

@@ -21,11 +21,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from assistants_app import answering
-from assistants_app.models import ChatCompletionRequest, SourceOut
+from assistants_app.models import ChatCompletionRequest
 from assistants_app.repository import AssistantRepository
 from claw_ai.answering.pipeline import AnswerDeps
 from claw_ai.llm import stream_pieces
 from claw_ai.messages import ChatMessage
+from claw_ai.retrieval.sources import CitedSource
 from claw_common.auth.caller import Caller
 from claw_common.data import db
 from claw_common.errors import NotFound, ValidationFailed
@@ -71,7 +72,7 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[Choice]
     usage: CompletionUsage
-    sources: list[SourceOut] = Field(default_factory=list, description="CLAW.AI extension: the cited chunks.")
+    sources: list[CitedSource] = Field(default_factory=list, description="CLAW.AI extension: the cited chunks.")
     no_answer: bool = Field(False, description="CLAW.AI extension: the knowledge bases hold no answer.")
 
 
@@ -130,7 +131,7 @@ def complete(caller: Caller, body: ChatCompletionRequest, deps: AnswerDeps, dead
             completion_tokens=reply.completion_tokens,
             total_tokens=reply.prompt_tokens + reply.completion_tokens,
         ),
-        sources=[SourceOut(**s.public()) for s in reply.sources],
+        sources=[CitedSource(**s.public()) for s in reply.sources],
         no_answer=reply.no_answer,
     )
 

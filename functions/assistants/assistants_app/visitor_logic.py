@@ -15,9 +15,10 @@ from typing import Any
 
 from assistants_app import answering
 from assistants_app.conversations import ConversationRepository
-from assistants_app.models import AssistantIntro, Feedback, FeedbackIn, SourceOut, VisitorAnswer, VisitorSession
+from assistants_app.models import AssistantIntro, Feedback, FeedbackIn, VisitorAnswer, VisitorSession
 from assistants_app.repository import AssistantRepository
 from claw_ai.answering.pipeline import AnswerDeps, OnDelta
+from claw_ai.retrieval.sources import CitedSource
 from claw_common.auth import tokens, visitor_tokens
 from claw_common.auth.caller import Caller
 from claw_common.data import db
@@ -165,7 +166,7 @@ def answer_out(reply: answering.Reply) -> VisitorAnswer:
         message_id=reply.message_id,
         conversation_id=reply.conversation_id,
         content=reply.content,
-        sources=[SourceOut(**s.public()) for s in reply.sources],
+        sources=[CitedSource(**s.public()) for s in reply.sources],
         no_answer=reply.no_answer,
         limited=reply.limited,  # type: ignore[arg-type]
     )

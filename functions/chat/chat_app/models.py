@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from claw_ai.retrieval.sources import CitedSource
+
 ConversationType = Literal["chat", "consulting", "support"]
 ConversationStatus = Literal["active", "paused", "completed", "archived"]
 MessageRole = Literal["system", "user", "assistant"]
@@ -106,18 +108,6 @@ class MessageCreate(_Request):
     _content = field_validator("content")(_not_blank)
 
 
-class SourceOut(BaseModel):
-    """A cited chunk of a knowledge base document."""
-
-    document_id: str
-    title: str
-    chunk_index: int
-    score: float
-    snippet: str
-    heading: str | None = None
-    page: int | None = None
-
-
 class Message(BaseModel):
     """A stored message."""
 
@@ -138,7 +128,7 @@ class Message(BaseModel):
         description="ok; pending (a question being answered); failed (its answer could not be generated)."
     )
     error: str | None = Field(None, description="For a failed question: the problem type of the failure.")
-    sources: list[SourceOut] | None = None
+    sources: list[CitedSource] | None = None
     created_at: datetime
 
 
@@ -177,7 +167,7 @@ class ChatResponse(BaseModel):
     content: str
     model: str = Field(description="The model that answered (`offline-extractive` without a language model).")
     cached: bool = Field(description="True when answered from the answer cache (not billed).")
-    sources: list[SourceOut]
+    sources: list[CitedSource]
     usage: UsageOut
     latency_ms: int
     created_at: datetime

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from claw_ai.retrieval.sources import CitedSource
+
 TOP_K_MAX = 20
 NO_ANSWER_MESSAGE = Field(
     None,
@@ -223,14 +225,8 @@ class PassageExplain(BaseModel):
     reason: str = Field(description="Why the passage passed the threshold, in words.")
 
 
-class SourceOut(BaseModel):
-    document_id: str
-    title: str
-    chunk_index: int
+class SourceOut(CitedSource):
     score: float = Field(description="Cosine similarity (vector) or fused relevance, cosine + keyword (hybrid).")
-    snippet: str
-    heading: str | None = None
-    page: int | None = None
     knowledge_base_id: str | None = None
     explain: PassageExplain | None = Field(None, description="Present when the query asked for `explain`.")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from pydantic import BaseModel, Field
+
 from claw_ai.messages import Passage
 
 SNIPPET_CHARS = 240
@@ -76,3 +78,15 @@ class NoRetriever:
     ) -> list[Source]:
         """Always ``[]``."""
         return []
+
+
+class CitedSource(BaseModel):
+    """A cited chunk as clients see it: where it comes from and a snippet, never the whole text."""
+
+    document_id: str
+    title: str
+    chunk_index: int
+    score: float = Field(description="Relevance of the chunk to the question (higher is closer).")
+    snippet: str
+    heading: str | None = None
+    page: int | None = None
