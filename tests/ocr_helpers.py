@@ -38,11 +38,11 @@ def render_page(lines: list[str], *, size: tuple[int, int] = (1240, 1754), body_
     return image
 
 
-def photographed(image: Image.Image) -> Image.Image:
+def photographed(image: Image.Image, *, angle: float = 1.5, tint: float = 0.2, blur: float = 0.8) -> Image.Image:
     """The page as a phone photo: tilted, tinted paper, blurred."""
-    tilted = image.rotate(1.5, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(228, 224, 214))
-    tinted = Image.blend(tilted, Image.new("RGB", tilted.size, (250, 236, 200)), 0.2)
-    return tinted.filter(ImageFilter.GaussianBlur(0.8))
+    tilted = image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(228, 224, 214))
+    tinted = Image.blend(tilted, Image.new("RGB", tilted.size, (250, 236, 200)), tint)
+    return tinted.filter(ImageFilter.GaussianBlur(blur))
 
 
 def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:

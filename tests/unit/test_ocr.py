@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import base64
 import io
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image
 
 from ingest_app.parsers import ParseLimits, parse_document
 from ingest_app.parsers.textlayer import has_usable_text_layer
@@ -33,11 +32,8 @@ from ocr_app.engines import (
 )
 from tests.fakes.zhipu_fake import ZhipuFake
 from tests.knowledge_helpers import encrypt_pdf, make_pdf
-
-FONT_PATHS = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
-)
+from tests.ocr_helpers import cjk_font_path, encoded, image_only_pdf, render_page
+from tests.ocr_helpers import photographed as photograph
 
 PAGE_ONE = (
     "产品说明书 Product Manual 第1页",
@@ -57,45 +53,17 @@ PAGE_TWO = (
 
 @pytest.fixture(scope="module")
 def cjk_font() -> str:
-    for path in FONT_PATHS:
-        if Path(path).is_file():
-            return path
-    pytest.fail(
-        "No CJK font: these tests draw Chinese pages with Noto Sans CJK. "
-        "Install the Debian package with: apt-get install -y fonts-noto-cjk"
-    )
+    return cjk_font_path()
 
 
-def render_page(lines: tuple[str, ...], font_path: str, *, size: tuple[int, int] = (1240, 1754)) -> Image.Image:
-    """An A4 page at 150 dpi with one line of text per row (14 pt body, larger title)."""
-    image = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(image)
-    y = 120
-    for number, text in enumerate(lines):
-        font = ImageFont.truetype(font_path, 42 if number == 0 else 30)
-        draw.text((100, y), text, font=font, fill=(20, 20, 20))
-        y += 90 if number == 0 else 58
-    return image
+def drawn(lines: tuple[str, ...]) -> Image.Image:
+    """An A4 page at 150 dpi, one line per row, in the Noto CJK font (15 pt body)."""
+    return render_page(list(lines), body_pt=30)
 
 
 def photographed(image: Image.Image) -> Image.Image:
-    """The page as a phone photo: tilted, tinted paper, blurred, JPEG-compressed."""
-    tilted = image.rotate(1.8, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(228, 224, 214))
-    tinted = Image.blend(tilted, Image.new("RGB", tilted.size, (250, 236, 200)), 0.25)
-    return tinted.filter(ImageFilter.GaussianBlur(1.0))
-
-
-def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
-def image_only_pdf(images: list[Image.Image]) -> bytes:
-    """A PDF of pictures only (no text layer), as a scanner writes it."""
-    buffer = io.BytesIO()
-    images[0].save(buffer, format="PDF", save_all=True, append_images=images[1:], resolution=150.0)
-    return buffer.getvalue()
+    """A harsher phone photo than the e2e scans': more tilt, tint and blur."""
+    return photograph(image, angle=1.8, tint=0.25, blur=1.0)
 
 
 def squeeze(text: str) -> str:
@@ -119,7 +87,7 @@ def char_accuracy(truth: str, recognised: str) -> float:
 
 def test_default_engine_reads_a_bilingual_page_with_its_codes_prices_and_chinese(cjk_font: str) -> None:
     # Given a clean scan of a Chinese + English page
-    page = render_page(PAGE_ONE, cjk_font)
+    page = drawn(PAGE_ONE)
 
     # When the default offline engine reads it
     engine = default_engine()
@@ -139,7 +107,7 @@ def test_default_engine_reads_a_bilingual_page_with_its_codes_prices_and_chinese
 
 def test_a_photographed_jpeg_upload_is_read(cjk_font: str) -> None:
     # Given a phone photo of the page, uploaded as image/jpeg
-    photo = encoded(photographed(render_page(PAGE_ONE, cjk_font)), "JPEG", quality=75)
+    photo = encoded(photographed(drawn(PAGE_ONE)), "JPEG", quality=75)
 
     # When it goes through the image helper
     result = ocr_image_bytes(photo, "image/jpeg")
@@ -151,7 +119,7 @@ def test_a_photographed_jpeg_upload_is_read(cjk_font: str) -> None:
 
 
 def test_webp_is_accepted_and_the_bytes_decide_over_a_wrong_image_type(cjk_font: str) -> None:
-    webp = encoded(render_page(PAGE_TWO, cjk_font), "WEBP", quality=90)
+    webp = encoded(drawn(PAGE_TWO), "WEBP", quality=90)
     result = ocr_image_bytes(webp, "image/png")  # mislabelled: the bytes are WebP
     assert "E2048" in squeeze(result.text)
 
@@ -182,7 +150,7 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(size: tuple[int, i
 
 
 def test_a_truncated_image_fails_as_corrupt(cjk_font: str) -> None:
-    png = encoded(render_page(PAGE_TWO, cjk_font), "PNG")
+    png = encoded(drawn(PAGE_TWO), "PNG")
     with pytest.raises(OcrError) as caught:
         ocr_image_bytes(png[: len(png) // 3], "image/png")
     assert caught.value.code == "corrupt"
@@ -202,7 +170,7 @@ def test_rapidocrlite_lite_engine_reads_the_page_offline(cjk_font: str) -> None:
     pytest.importorskip("rapidocr", reason="rapidocrlite is optional (not in requirements-ocr.txt)")
     from ocr_app.engines import RapidOcrLiteEngine
 
-    result = RapidOcrLiteEngine().recognise(render_page(PAGE_ONE, cjk_font))
+    result = RapidOcrLiteEngine().recognise(drawn(PAGE_ONE))
     assert char_accuracy("\n".join(PAGE_ONE), result.text) >= 0.97, result.text
     assert "E1023" in squeeze(result.text)
 
@@ -212,7 +180,7 @@ def test_rapidocrlite_lite_engine_reads_the_page_offline(cjk_font: str) -> None:
 
 def test_two_scanned_pdf_pages_come_back_with_their_page_numbers(cjk_font: str) -> None:
     # Given a scanned PDF: two pages that are only pictures
-    pdf = image_only_pdf([render_page(PAGE_ONE, cjk_font), render_page(PAGE_TWO, cjk_font)])
+    pdf = image_only_pdf([drawn(PAGE_ONE), drawn(PAGE_TWO)])
 
     # When both pages are OCR'd (asked for out of order)
     pages = ocr_pdf_pages(pdf, [2, 1], dpi=150)
@@ -227,7 +195,7 @@ def test_two_scanned_pdf_pages_come_back_with_their_page_numbers(cjk_font: str) 
 
 
 def test_page_iteration_stops_when_asked_and_rejects_pages_outside_the_document(cjk_font: str) -> None:
-    pdf = image_only_pdf([render_page(PAGE_ONE, cjk_font), render_page(PAGE_TWO, cjk_font)])
+    pdf = image_only_pdf([drawn(PAGE_ONE), drawn(PAGE_TWO)])
     calls = []
 
     def out_of_time() -> bool:
@@ -269,9 +237,9 @@ def _mixed_pdf(text_lines: tuple[str, ...], scan: Image.Image) -> bytes:
 
 def test_the_text_layer_detector_tells_text_pages_from_scanned_ones(cjk_font: str) -> None:
     # Given a text PDF, a scanned one, and a mixed one (text page, then a scanned page)
-    scan = render_page(PAGE_TWO, cjk_font)
+    scan = drawn(PAGE_TWO)
     text_only = make_pdf([list(PAGE_ONE), list(PAGE_TWO)])
-    scanned = image_only_pdf([render_page(PAGE_ONE, cjk_font), scan])
+    scanned = image_only_pdf([drawn(PAGE_ONE), scan])
     mixed = _mixed_pdf(PAGE_ONE, scan)
 
     # When ingest's parser reads them
@@ -297,7 +265,7 @@ def test_the_text_layer_detector_tells_text_pages_from_scanned_ones(cjk_font: st
 def test_scanned_pages_over_the_ocr_limit_are_refused_before_any_ocr(cjk_font: str) -> None:
     from ingest_app.parsers import DocumentRejected
 
-    scanned = image_only_pdf([render_page(PAGE_ONE, cjk_font)] * 3)
+    scanned = image_only_pdf([drawn(PAGE_ONE)] * 3)
     with pytest.raises(DocumentRejected) as caught:
         parse_document(scanned, "scan.pdf", "application/pdf", ParseLimits(max_ocr_pages=2))
     assert caught.value.code == "too_many_pages"
@@ -339,7 +307,7 @@ def zhipu():
 def test_vision_ocr_sends_the_image_as_a_data_url_to_the_configured_model(zhipu: ZhipuFake, cjk_font: str) -> None:
     # Given the vision engine pointed at the local Zhipu fake, with a non-default model
     engine = ZhipuVisionOcr(zhipu.api_key, base_url=zhipu.base_url, model="glm-4v-plus", max_side=1000)
-    page = render_page(PAGE_ONE, cjk_font)
+    page = drawn(PAGE_ONE)
 
     # When it reads a page
     result = engine.recognise(encoded(page, "PNG"))
@@ -367,7 +335,7 @@ def test_vision_ocr_rate_limits_are_temporary_failures(zhipu: ZhipuFake, cjk_fon
     zhipu.fail_next(status=429, code="1302")
     engine = ZhipuVisionOcr(zhipu.api_key, base_url=zhipu.base_url)
     with pytest.raises(OcrError) as caught:
-        engine.recognise(render_page(PAGE_TWO, cjk_font))
+        engine.recognise(drawn(PAGE_TWO))
     assert caught.value.code == "unavailable"
     assert zhipu.api_key not in caught.value.reason
 
@@ -408,7 +376,7 @@ def test_the_vision_engine_is_chosen_by_name_and_reads_through_the_zhipu_fake(zh
     settings = _settings(ZHIPUAI_API_KEY=zhipu.api_key, ZHIPUAI_BASE_URL=zhipu.base_url)
     engine = engine_for(settings, "zhipu-vision", "glm-4v-plus")
 
-    result = engine.recognise(encoded(render_page(PAGE_TWO, cjk_font), "PNG"))
+    result = engine.recognise(encoded(drawn(PAGE_TWO), "PNG"))
 
     assert result.engine == "zhipu-vision:glm-4v-plus" and result.lines
     assert isinstance(engine_for(settings, "faster-paddle-tiny", "glm-4v-plus"), FasterPaddleEngine)

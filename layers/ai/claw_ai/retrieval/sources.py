@@ -1,8 +1,7 @@
 """The retrieval seam: what knowledge base search gives the answer pipeline.
 
 Answering depends on :class:`Retriever` only; the process's retriever comes from
-:func:`claw_ai.retrieval.retriever.get_retriever`. :class:`NoRetriever` finds nothing (tests,
-and answers without a knowledge base).
+:func:`claw_ai.retrieval.retriever.get_retriever`.
 """
 
 from __future__ import annotations
@@ -61,23 +60,6 @@ class Retriever(Protocol):
         ``mode`` is ``"vector"`` or ``"hybrid"``; ``conn`` is an open psycopg connection (dict rows).
         """
         ...
-
-
-class NoRetriever:
-    """A retriever with no knowledge: every search finds nothing."""
-
-    def search(
-        self,
-        conn: Any,
-        *,
-        owner_id: str,
-        kb_ids: list[str],
-        question: str,
-        top_k: int,
-        mode: str = "hybrid",
-    ) -> list[Source]:
-        """Always ``[]``."""
-        return []
 
 
 class CitedSource(BaseModel):
