@@ -126,6 +126,30 @@ def test_pages_of_a_superseded_version_are_skipped(db: Any, scanned: dict[str, A
     assert outcome.action == "skipped" and _stored(db, document_id) == {}
 
 
+def test_a_temporary_failure_shows_on_the_document_and_the_redelivery_resumes_it(
+    db: Any, scanned: dict[str, Any]
+) -> None:
+    from ocr_app.logic import RetryableOcrError
+
+    request, deps, document_id = scanned["request"], scanned["deps"], scanned["document_id"]
+    # Given S3 answering with an error (a bucket that does not exist) on the first delivery
+    broken = request.model_copy(update={"bucket": f"missing-{uuid.uuid4().hex[:12]}"})
+
+    with pytest.raises(RetryableOcrError):
+        process_pages(broken, lambda: 300.0, deps)
+
+    # Then the document says so, instead of staying "processing" if the range ends in the DLQ
+    row = db.execute("SELECT status, error, error_code FROM documents WHERE id = %s", (document_id,)).fetchone()
+    assert (row["status"], row["error_code"]) == ("failed", "temporary")
+    assert "retried automatically" in row["error"] and "S3 GET failed" in row["error"]
+
+    # When the redelivery finds S3 back, the pages are read and the document is processing again
+    outcome = process_pages(request, lambda: 300.0, deps)
+    assert outcome.pages_read == 3
+    row = db.execute("SELECT status, error, error_code FROM documents WHERE id = %s", (document_id,)).fetchone()
+    assert (row["status"], row["error"], row["error_code"]) == ("processing", None, None)
+
+
 def test_the_handler_takes_sqs_batches_and_a_bad_record_fails_alone(platform: Any) -> None:
     from ocr_app.handler import lambda_handler
 

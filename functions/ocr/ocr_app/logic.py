@@ -9,7 +9,10 @@ together may both send it: ingest ignores the second).
 
 Failures: a page the engine cannot read (corrupt, too large) is stored with its reason and
 empty text; the vision service being unavailable, S3 or the database failing raise, and
-SQS delivers the message again (then the dead-letter queue).
+SQS delivers the message again (then the dead-letter queue). Before raising, the document
+shows the temporary failure (``failed`` with code ``temporary`` and the reason), so a range
+that ends in the dead-letter queue never leaves it ``processing`` for ever; the next page
+stored puts it back to ``processing``.
 """
 
 from __future__ import annotations
@@ -77,6 +80,14 @@ def process_pages(
 ) -> OcrOutcome:
     """OCR the range's pages not stored yet; queue what time does not allow; report completion."""
     deps = deps or get_ocr_deps()
+    try:
+        return _process(request, remaining_s, deps)
+    except Exception as exc:
+        _mark_interrupted_best_effort(request, str(exc) if isinstance(exc, RetryableOcrError) else type(exc).__name__)
+        raise
+
+
+def _process(request: OcrPagesRequest, remaining_s: Callable[[], float], deps: OcrDeps) -> OcrOutcome:
     with db.connection() as conn:
         pages = PageRepository(conn)
         state = pages.state(request.document_id)
@@ -116,6 +127,17 @@ def process_pages(
         extra={"document_id": request.document_id, "pages_read": read, "pages_left": len(left), "completed": completed},
     )
     return OcrOutcome("read", read, left, completed)
+
+
+def _mark_interrupted_best_effort(request: OcrPagesRequest, cause: str) -> None:
+    reason = f"OCR was interrupted by a temporary error ({cause}); it is retried automatically"
+    try:
+        with db.connection() as conn:
+            PageRepository(conn).mark_interrupted(request.document_id, request.source_version, reason)
+            conn.commit()
+    except Exception:  # noqa: BLE001 - best effort: the database itself may be what failed
+        # The database itself is down: the redelivery (or the dead-letter queue) keeps the range.
+        logger.warning("could not record the interruption on the document", extra={"document_id": request.document_id})
 
 
 def _read_page(pages: PageRepository, request: OcrPagesRequest, data: bytes, number: int, engine: OcrEngine) -> None:

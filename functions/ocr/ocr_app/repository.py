@@ -64,7 +64,24 @@ class PageRepository:
             """UPDATE documents
                   SET ocr_pages_done = (SELECT count(*) FROM document_pages
                                          WHERE document_id = %s AND source_version = %s),
+                      status = CASE WHEN status = 'failed' AND error_code = 'temporary'
+                                    THEN 'processing' ELSE status END,
+                      error = CASE WHEN status = 'failed' AND error_code = 'temporary' THEN NULL ELSE error END,
+                      error_code = CASE WHEN status = 'failed' AND error_code = 'temporary'
+                                        THEN NULL ELSE error_code END,
                       updated_at = now()
                 WHERE id = %s AND ocr_source = %s""",
             (document_id, source, document_id, source),
+        )
+
+    def mark_interrupted(self, document_id: str, source: str, reason: str) -> None:
+        """Show a temporary failure on the document while its OCR waits for a redelivery.
+
+        The next page stored puts it back to ``processing`` (``save_page``); a document
+        already ready, failed for good or of a newer version is left alone.
+        """
+        self.conn.execute(
+            """UPDATE documents SET status = 'failed', error = %s, error_code = 'temporary', updated_at = now()
+                WHERE id = %s AND ocr_source = %s AND status = 'processing'""",
+            (reason, document_id, source),
         )
