@@ -164,3 +164,19 @@ def test_with_a_zhipu_key_ingest_and_search_need_no_numpy(platform, db, s3, kb_w
     assert result["statusCode"] == 200, result
     sources = json.loads(result["body"])["sources"]
     assert sources and sources[0]["document_id"] == document
+
+
+def test_migrations_refuse_an_embedder_whose_vectors_do_not_fit_the_stored_ones(platform, kb_with_a_document) -> None:
+    import psycopg
+
+    from claw_ai.embeddings import EmbeddingDimensionMismatch
+    from claw_ai.schema import check_stored_vectors
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        # A Zhipu key added with OfflineEmbeddings=Auto: embedding-3 (1024) over the offline model's 512
+        with pytest.raises(EmbeddingDimensionMismatch, match="OfflineEmbeddings=Always"):
+            check_stored_vectors(conn, "embedding-3", 1024)
+        # The same size from another model: allowed, and the documents it cannot compare are named
+        others = check_stored_vectors(conn, "embedding-3", 512)
+        assert others.get("use-multilingual-v3", 0) >= 1
+        assert "use-multilingual-v3" not in check_stored_vectors(conn, "use-multilingual-v3", 512)
