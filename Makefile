@@ -28,7 +28,7 @@ help:
 	@echo "make web        build the console and widget.js into web/dist (npm ci + vite)"
 	@echo "make lint       ruff + mypy"
 	@echo "make validate   cfn-lint (with informational rules) + sam validate --lint + checkov"
-	@echo "make build      sam build, then every function's unzipped size with its layers"
+	@echo "make build      sam build, then every function's unzipped size with its layers (with and without the offline embedder)"
 	@echo "make openapi    regenerate the merged OpenAPI document (functions/config/config_app/openapi.json)"
 	@echo "make bench      benchmarks (QUICK=1 for the quick suite)"
 	@echo "make eval       bilingual retrieval/answer evaluation -> benchmarks/results/eval.md (EVAL_ARGS=...)"

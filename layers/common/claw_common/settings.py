@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     embedding_dim: int = Field(
         0, alias="EMBEDDING_DIM", ge=0, le=2000, description="0 = the provider's own (512 offline, 1024 Zhipu)."
     )
+    offline_embeddings: Literal["auto", "always", "never"] = Field(
+        "auto",
+        alias="OFFLINE_EMBEDDINGS",
+        description="auto: embed offline without a Zhipu key, with embedding-3 with one; always: offline even "
+        "with a key (the key serves the chat model only); never: Zhipu only (template parameter OfflineEmbeddings).",
+    )
 
     @field_validator(
         "aws_endpoint_url",
@@ -154,6 +160,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if v == "" else v
+
+    @field_validator("offline_embeddings", mode="before")
+    @classmethod
+    def _lower_case(cls, v: object) -> object:
+        return v.lower() if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _database_is_configured(self) -> Settings:

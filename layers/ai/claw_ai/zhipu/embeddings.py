@@ -3,6 +3,9 @@
 Requests carry at most 64 inputs. What is retried, and what each failure becomes, is the
 same as for chat (:mod:`claw_ai.zhipu.errors`, :mod:`claw_ai.zhipu.retry`); a batch gets
 ``deadline_s`` in all (ingest passes what is left of its invocation).
+
+No numpy needed: a function deployed without the offline layer gets ``pgvector.Vector``
+values (:func:`claw_ai.embeddings.unit_vectors`).
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from claw_ai.embeddings import ZHIPU_DIMENSIONS, ZHIPU_MAX_BATCH, ZHIPU_MODEL, EmbeddingDimensionMismatch, normalise
+from claw_ai.embeddings import ZHIPU_DIMENSIONS, ZHIPU_MAX_BATCH, ZHIPU_MODEL, EmbeddingDimensionMismatch, unit_vectors
 from claw_ai.zhipu.errors import Failure, classify, transport_errors
 from claw_ai.zhipu.retry import RetryPolicy, sdk_client
 from claw_common.errors import UpstreamError
+
+if TYPE_CHECKING:
+    from claw_ai.embeddings import EmbeddingVector
 
 
 class ZhipuEmbedder:
@@ -75,22 +79,22 @@ class ZhipuEmbedder:
             zhipu_key_rejected(self._api_key)  # a rotated key: the next call reads the secret again
         return failure
 
-    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+    def embed(self, texts: Sequence[str]) -> list[EmbeddingVector]:
         """Embed texts, ``batch_size`` per request."""
         for text in texts:
             if not text or not text.strip():
                 # The API rejects empty input with a 400; this is a caller bug, not an upstream failure.
                 raise ValueError("cannot embed an empty text")
-        out: list[np.ndarray] = []
+        out: list[EmbeddingVector] = []
         for start in range(0, len(texts), self.batch_size):
             out.extend(self._embed_batch(list(texts[start : start + self.batch_size])))
         return out
 
-    def embed_query(self, text: str) -> np.ndarray:
+    def embed_query(self, text: str) -> EmbeddingVector:
         """Embed one query."""
         return self.embed([text])[0]
 
-    def _embed_batch(self, batch: list[str]) -> list[np.ndarray]:
+    def _embed_batch(self, batch: list[str]) -> list[EmbeddingVector]:
         deadline = time.monotonic() + self.deadline_s
         errors = transport_errors()
         try:
@@ -104,11 +108,12 @@ class ZhipuEmbedder:
             raise self.policy.give_up(self._classify(exc)) from exc
         return self._vectors(response, len(batch))
 
-    def _vectors(self, response: Any, expected: int) -> list[np.ndarray]:
+    def _vectors(self, response: Any, expected: int) -> list[EmbeddingVector]:
         data = sorted(response.data, key=lambda item: item.index if item.index is not None else 0)
         if len(data) != expected:
             raise UpstreamError(f"{self.name} returned {len(data)} vectors for {expected} inputs")
-        matrix = np.asarray([item.embedding for item in data], dtype=np.float32)
-        if matrix.shape[1] != self.dim:
-            raise UpstreamError(f"{self.name} returned {matrix.shape[1]}-dim vectors, expected {self.dim}")
-        return list(normalise(matrix))
+        rows = [item.embedding for item in data]
+        wrong = next((len(row) for row in rows if len(row) != self.dim), None)
+        if wrong is not None:
+            raise UpstreamError(f"{self.name} returned {wrong}-dim vectors, expected {self.dim}")
+        return unit_vectors(rows)
