@@ -153,7 +153,7 @@ def run(quick: bool, platform: Any) -> Section:
             "structure-aware chunking at 400 tokens / 60 overlap, embed in batches of 64, jieba segmentation for "
             "the keyword index, one transaction: DELETE + binary COPY into `chunks` with its GIN and btree "
             "indexes (no global HNSW), document marked ready, vector-index upkeep; the next records prepared "
-            "ahead on one background thread). Peer: decode + `RecursiveCharacterTextSplitter` + "
+            "ahead on background threads). Peer: decode + `RecursiveCharacterTextSplitter` + "
             "`PGVector.add_documents` (psycopg 3 via SQLAlchemy), HNSW cosine index on its table, one document "
             "at a time. Ours and the peer interleaved in rounds, the order alternating."
         ),

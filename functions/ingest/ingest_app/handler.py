@@ -11,6 +11,10 @@ timeout would return the whole batch (the finished records too). So no record is
 once less than the reserve (``INGEST_TIME_RESERVE_MS``, at most a quarter of the time the
 invocation started with) is left; those records are reported as batch item failures and
 come back from the queue for the next invocation.
+
+Work ahead: while one record waits on the database and writes, the batch's next documents are
+fetched, chunked, embedded and segmented on background threads (``ingest_app.ahead``); a record
+uses that work only when it was made from exactly its own inputs.
 """
 
 from __future__ import annotations
