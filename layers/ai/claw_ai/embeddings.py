@@ -120,12 +120,12 @@ class OfflineEmbedder:
         """Embed texts in batches of ``batch_size``."""
         if not texts:
             return []
-        model = _load_use()
         out: list[np.ndarray] = []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
             with _USE_LOCK:  # one model per process, shared by every instance; one batch at a time
-                vectors = model.encode(batch)
+                # Loaded under the lock too: ingest's work-ahead thread may embed at the same time.
+                vectors = _load_use().encode(batch)
             out.extend(normalise(vectors))
         return out
 
