@@ -8,9 +8,13 @@ embed, segment, store (DELETE + COPY + mark ready, commit), vector-index upkeep.
 
 * **Drop → ready**: documents of about 10 pages (12 sections, ~30 kB) dropped one at a time,
   each waited for until ``ready`` (p50 / p95 and the breakdown).
-* **Bulk drop**: 100 documents put at once, time until all are ``ready``; against the
-  embedder's own throughput on the same chunk texts (one thread, batches of 64), measured
-  right after, so the pipeline's share of the embedder's ceiling is a ratio of the same run.
+* **Bulk drop**: 100 documents put in rounds (all of a round at once), time until all are
+  ``ready``; against the embedder's own throughput on the same chunk texts (one thread, batches
+  of 64), measured in the same rounds, the order alternating, so the pipeline's share of the
+  embedder's ceiling is a ratio under the same load.
+
+Statuses are read on one open connection (a new connection per poll forks a backend and took
+CPU from the pipeline on this 2-core machine).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from benchmarks.corpus import generate
 
 TARGET_READY_P50_S = 1.0
 TARGET_SHARE = 0.85
+POLL_S = 0.02
+"""Status poll interval for drop → ready (its resolution); one query on an open connection, ~0.3 ms."""
+BULK_POLL_S = 0.05
 STAGES = ("queue", "download", "parse + chunk", "embed", "segment", "store", "index upkeep")
 
 
@@ -65,7 +72,7 @@ def _install(clock: StageClock) -> list[tuple[Any, str]]:
 
     original_record = handler.handle_record
 
-    def handle_record(record: Any) -> None:
+    def handle_record(record: Any, deps: Any = None) -> None:
         body = record.body
         key = None
         for event in getattr(body, "Records", None) or []:
@@ -73,16 +80,17 @@ def _install(clock: StageClock) -> list[tuple[Any, str]]:
         if key is not None:
             clock.current = key
             clock.started[key] = time.time()
-        original_record(record)
+        original_record(record, deps)
 
     handle_record.__wrapped__ = original_record  # type: ignore[attr-defined]
     handler.handle_record = handle_record
     patched = [(handler, "handle_record")]
     for module, name, stage in (
-        (logic, "_download", "download"),
-        (logic, "_parse_and_chunk", "parse + chunk"),
-        (logic, "_embed", "embed"),
-        (logic, "_segment", "segment"),
+        (logic, "head_object", "download"),
+        (logic, "download", "download"),
+        (logic, "parse_and_chunk", "parse + chunk"),
+        (logic, "embed", "embed"),
+        (logic, "segment", "segment"),
         (repository, "replace_chunks", "store"),
         (repository, "mark_ready", "store"),
         (handler, "index_after_ingest", "index upkeep"),
@@ -106,30 +114,41 @@ def _kb() -> str:
         return _owner_and_kb(conn)[1]
 
 
-def _statuses(kb: str) -> dict[str, tuple[str, int]]:
-    import psycopg
+class StatusWatch:
+    """Reads documents' statuses on one connection kept open (a new connection per poll costs a backend fork)."""
 
-    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
-        rows = conn.execute("SELECT s3_key, status, chunk_count FROM documents WHERE kb_id = %s", (kb,)).fetchall()
-    return {r[0]: (r[1], r[2] or 0) for r in rows}
+    def __init__(self) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
+
+    def statuses(self, kb: str) -> dict[str, tuple[str, int]]:
+        rows = self.conn.execute("SELECT s3_key, status, chunk_count FROM documents WHERE kb_id = %s", (kb,)).fetchall()
+        return {r[0]: (r[1], r[2] or 0) for r in rows}
+
+    def __enter__(self) -> StatusWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
 
 
 def _put(s3: Any, bucket: str, key: str, data: bytes) -> None:
     s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="text/markdown")
 
 
-def _wait_ready(kb: str, keys: set[str], timeout: float) -> dict[str, float]:
-    """Poll until every key is ready (or failed); their first-seen ready times."""
+def _wait_ready(watch: StatusWatch, kb: str, keys: set[str], timeout: float, poll_s: float) -> dict[str, float]:
+    """Poll until every key is ready (or failed); their first-seen ready times (at most ``poll_s`` late)."""
     seen: dict[str, float] = {}
     deadline = time.time() + timeout
     while len(seen) < len(keys) and time.time() < deadline:
         now = time.time()
-        for key, (status, _) in _statuses(kb).items():
+        for key, (status, _) in watch.statuses(kb).items():
             if key in keys and key not in seen and status in ("ready", "failed"):
                 if status == "failed":
                     raise RuntimeError(f"{key} failed to ingest")
                 seen[key] = now
-        time.sleep(0.02)
+        time.sleep(poll_s)
     if len(seen) < len(keys):
         raise RuntimeError(f"only {len(seen)} of {len(keys)} documents became ready in {timeout:.0f} s")
     return seen
@@ -150,12 +169,12 @@ def _with_pollers(platform: Any) -> Any:
     return Pollers()
 
 
-def _warm(platform: Any, s3: Any, bucket: str, kb: str) -> None:
+def _warm(watch: StatusWatch, s3: Any, bucket: str, kb: str) -> None:
     """One document first: the model, tokenizer and dictionary load once per environment."""
     name, data = generate(1, 3, seed=uuid.uuid4().int % 10**6)[0]
     key = f"kb/{kb}/warm-{name}"
     _put(s3, bucket, key, data)
-    _wait_ready(kb, {key}, 120)
+    _wait_ready(watch, kb, {key}, 120, POLL_S)
 
 
 def drop_to_ready(section: Section, quick: bool, platform: Any) -> None:
@@ -169,16 +188,16 @@ def drop_to_ready(section: Section, quick: bool, platform: Any) -> None:
     totals: list[float] = []
     chunks: list[int] = []
     try:
-        with _with_pollers(platform):
-            _warm(platform, s3, bucket, kb)
+        with _with_pollers(platform), StatusWatch() as watch:
+            _warm(watch, s3, bucket, kb)
             for name, data in docs:
                 key = f"kb/{kb}/{name}"
                 t0 = time.time()
                 _put(s3, bucket, key, data)
-                ready = _wait_ready(kb, {key}, 60)[key]
+                ready = _wait_ready(watch, kb, {key}, 60, POLL_S)[key]
                 totals.append(ready - t0)
                 clock.times[key]["queue"] = max(0.0, clock.started.get(key, t0) - t0)
-                chunks.append(_statuses(kb)[key][1])
+                chunks.append(watch.statuses(kb)[key][1])
                 clock.times[key]["_total"] = ready - t0
     finally:
         _uninstall(patched)
@@ -190,7 +209,11 @@ def drop_to_ready(section: Section, quick: bool, platform: Any) -> None:
     accounted = [sum(clock.times[k].get(s, 0.0) for s in STAGES) for k in keys]
     rest = [(t - a) * 1000 for t, a in zip(totals, accounted, strict=True)]
     rows.append(
-        ["other (status poll ≤ 20 ms, handler, S3 notification)", statistics.median(rest), percentile(rest, 95)]
+        [
+            f"other (status poll ≤ {POLL_S * 1000:.0f} ms, handler, S3 notification)",
+            statistics.median(rest),
+            percentile(rest, 95),
+        ]
     )
     ms = [t * 1000 for t in totals]
     rows.append(["**S3 drop → ready**", statistics.median(ms), percentile(ms, 95)])
@@ -218,66 +241,108 @@ def drop_to_ready(section: Section, quick: bool, platform: Any) -> None:
     )
 
 
-def bulk_drop(section: Section, quick: bool, platform: Any) -> None:
+def _chunk_texts(docs: list[tuple[str, bytes]]) -> list[str]:
+    """The chunk texts the pipeline will embed for these documents (same chunker, same title)."""
+    from ingest_app.parsers import limits_for_tier
+    from ingest_app.steps import parse_and_chunk
+
+    texts: list[str] = []
+    for name, data in docs:
+        document = {"id": name, "filename": name, "title": name}
+        chunks, _ = parse_and_chunk(data, document, {"content_type": "text/markdown"}, limits_for_tier("enterprise"))
+        texts.extend(c.text for c in chunks)
+    return texts
+
+
+def _embedder_alone(texts: list[str]) -> float:
+    """Seconds the offline embedder takes alone for ``texts`` (batches of 64, this thread)."""
     from claw_ai.embeddings import OfflineEmbedder
+
+    embedder = OfflineEmbedder()
+    embedder.embed(["warm up"])
+    started = time.perf_counter()
+    embedder.embed(texts)
+    return time.perf_counter() - started
+
+
+def _pipeline_round(
+    watch: StatusWatch, s3: Any, bucket: str, kb: str, docs: list[tuple[str, bytes]]
+) -> tuple[float, list[str]]:
+    """Put ``docs`` at once; seconds from the first put to the last ``ready``, and the chunk texts stored."""
+    keys = {f"kb/{kb}/{name}" for name, _ in docs}
+    t0 = time.time()
+    for name, data in docs:
+        _put(s3, bucket, f"kb/{kb}/{name}", data)
+    ready = _wait_ready(watch, kb, keys, 900, BULK_POLL_S)
+    elapsed = max(ready.values()) - t0
+    rows = watch.conn.execute(
+        "SELECT c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+        "WHERE c.kb_id = %s AND d.s3_key = ANY(%s)",
+        (kb, list(keys)),
+    ).fetchall()
+    return elapsed, [r[0] for r in rows]
+
+
+def bulk_drop(section: Section, quick: bool, platform: Any) -> None:
     from claw_common.aws import aws_client
 
     s3, bucket = aws_client("s3"), os.environ["DOCUMENTS_BUCKET"]
     kb = _kb()
     n = 30 if quick else 100
+    rounds = 2 if quick else 4
     docs = generate(n, 8, seed=uuid.uuid4().int % 10**6)
-    with _with_pollers(platform):
-        _warm(platform, s3, bucket, kb)
-        keys = {f"kb/{kb}/{name}" for name, _ in docs}
-        t0 = time.time()
-        for name, data in docs:
-            _put(s3, bucket, f"kb/{kb}/{name}", data)
-        ready = _wait_ready(kb, keys, 900)
-    elapsed = max(ready.values()) - t0
-    import psycopg
-
-    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
-        texts = [
-            r[0]
-            for r in conn.execute(
-                "SELECT c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
-                "WHERE c.kb_id = %s AND d.s3_key = ANY(%s)",
-                (kb, list(keys)),
-            ).fetchall()
-        ]
-    # The embedder alone on the very same texts, as the pipeline calls it (batches of 64, one thread).
-    embedder = OfflineEmbedder()
-    embedder.embed(["warm up"])
-    t1 = time.perf_counter()
-    embedder.embed(texts)
-    alone = time.perf_counter() - t1
-    pipeline_rate = len(texts) / elapsed
-    embedder_rate = len(texts) / alone
+    # The embedder alone on the very texts the pipeline embeds, in rounds interleaved with the
+    # pipeline (the order alternating), so both see the same load on this shared machine.
+    pipeline_s = alone_s = 0.0
+    chunks = 0
+    per_round: list[float] = []
+    with _with_pollers(platform), StatusWatch() as watch:
+        _warm(watch, s3, bucket, kb)
+        for r in range(rounds):
+            part = docs[r * n // rounds : (r + 1) * n // rounds]
+            texts = _chunk_texts(part)
+            if r % 2:
+                alone = _embedder_alone(texts)
+                elapsed, stored = _pipeline_round(watch, s3, bucket, kb, part)
+            else:
+                elapsed, stored = _pipeline_round(watch, s3, bucket, kb, part)
+                alone = _embedder_alone(texts)
+            if sorted(stored) != sorted(texts):
+                raise RuntimeError(f"round {r}: the pipeline stored other chunks than the chunker gives")
+            pipeline_s += elapsed
+            alone_s += alone
+            chunks += len(texts)
+            per_round.append(alone / elapsed)
+    pipeline_rate = chunks / pipeline_s
+    embedder_rate = chunks / alone_s
     share = pipeline_rate / embedder_rate
     section.table(
-        f"Bulk drop: {n} documents put at once, real offline embedder",
+        f"Bulk drop: {n} documents put at once in {rounds} rounds, real offline embedder",
         ["measure", "value"],
         [
             ["documents", n],
-            ["chunks", len(texts)],
-            ["first put → last ready, s", elapsed],
-            ["documents / min", n / elapsed * 60],
+            ["chunks", chunks],
+            ["first put → last ready, s (sum of rounds)", pipeline_s],
+            ["documents / min", n / pipeline_s * 60],
             ["chunks / s (pipeline)", pipeline_rate],
-            ["chunks / s (embedder alone, same texts)", embedder_rate],
+            ["chunks / s (embedder alone, same texts, batches of 64, interleaved)", embedder_rate],
             ["pipeline / embedder", f"{share:.0%}"],
+            ["per round (min / max)", f"{min(per_round):.0%} / {max(per_round):.0%}"],
         ],
     )
     section.targets.append(
         Target(
             "ingest with the real offline embedder",
             f"≥ {TARGET_SHARE:.0%} of the embedder's own throughput",
-            f"{share:.0%} ({pipeline_rate:.0f} vs {embedder_rate:.0f} chunks/s, {n} documents)",
+            f"{share:.0%} ({pipeline_rate:.0f} vs {embedder_rate:.0f} chunks/s, {n} documents; per round "
+            f"{min(per_round):.0%}–{max(per_round):.0%})",
             share >= TARGET_SHARE,
             ""
             if share >= TARGET_SHARE
-            else "documents are processed one after another in each SQS batch (as one Lambda environment does), "
-            "so S3 GET, parsing, segmentation, the COPY and the queue hand-offs sit between embedding calls; the "
-            "benchmark's own 20 ms status polling and the rest of the shared machine compete for the 2 cores, "
-            "and the embedder-alone figure is measured after, unloaded by the pipeline.",
+            else "documents are processed one after another in each SQS batch (as one Lambda environment does): "
+            "the next object downloads while a document embeds, but the database round trips of each document "
+            "(event record, lock, status, DELETE + COPY, commit), its parsing and segmentation, the cache and "
+            "the queue hand-offs still sit between embedding calls, and the pipeline embeds ~8 chunks per call "
+            "where the embedder alone gets batches of 64.",
         )
     )

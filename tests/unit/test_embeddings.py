@@ -414,3 +414,13 @@ def test_configured_dimension_must_match_the_provider():
         build_embedder("k.s", None, 1000)
     assert build_embedder("k.s", None, 512).dim == 512
     assert build_embedder(None, None, 512).dim == 512
+
+
+def test_hash_embedder_batch_gives_the_vectors_of_each_text_alone() -> None:
+    # The batch hashes all texts at once; every vector must be bit for bit the one-text vector.
+    texts = ["", "a", "ab", "İstanbul", "😀x", "退货政策 Returns", "x" * 3000, "  \n ", "中"]
+    for dim, ngrams in ((256, (1, 2, 3)), (7, (2,)), (64, (1, 4))):
+        emb = HashEmbedder(dim, ngrams=ngrams)
+        batch = emb.embed(texts)
+        assert [v.tobytes() for v in batch] == [emb.embed_query(t).tobytes() for t in texts]
+        assert all(v.dtype == np.float32 and v.shape == (dim,) for v in batch)

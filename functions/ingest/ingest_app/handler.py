@@ -11,10 +11,15 @@ timeout would return the whole batch (the finished records too). So no record is
 once less than the reserve (``INGEST_TIME_RESERVE_MS``, at most a quarter of the time the
 invocation started with) is left; those records are reported as batch item failures and
 come back from the queue for the next invocation.
+
+Work ahead: while one record waits on the database and writes, the batch's next documents are
+fetched, chunked, embedded and segmented on background threads (``ingest_app.ahead``); a record
+uses that work only when it was made from exactly its own inputs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -23,8 +28,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from claw_common.observability import MetricUnit, logger, metrics, tracer
 from claw_common.ocr_messages import OcrCompleted
 from claw_common.settings import get_settings
+from ingest_app.ahead import WorkAhead
 from ingest_app.assemble import process_ocr_completed
-from ingest_app.logic import process_object_event
+from ingest_app.logic import IngestDeps, get_ingest_deps, process_object_event
 from ingest_app.models import S3EventNotification, S3NotificationSqsRecord
 from ingest_app.vector_upkeep import index_after_ingest
 
@@ -33,18 +39,18 @@ class NotEnoughTime(Exception):
     """Too little of the invocation is left to start another record; it returns to the queue."""
 
 
-def handle_record(record: S3NotificationSqsRecord) -> None:
+def handle_record(record: S3NotificationSqsRecord, deps: IngestDeps | None = None) -> None:
     """Process every S3 event in one SQS record (S3 sends one per message), or assemble after OCR."""
     notification = record.body
     if isinstance(notification, OcrCompleted):
-        process_ocr_completed(notification)
+        process_ocr_completed(notification, deps)
         return
     if not isinstance(notification, S3EventNotification):
         logger.info("skipping s3:TestEvent", extra={"message_id": record.messageId})
         return
     for event in notification.Records:
         metrics.add_metric(name="ObjectEventsReceived", unit=MetricUnit.Count, value=1)
-        outcome = process_object_event(event)
+        outcome = process_object_event(event, deps)
         if outcome.action == "ingested":
             index_after_ingest(outcome.document_id)
 
@@ -57,15 +63,38 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # from several threads at once (as concurrent Lambda environments would).
     processor = BatchProcessor(event_type=EventType.SQS, model=S3NotificationSqsRecord)
     reserve_ms = min(get_settings().ingest_time_reserve_ms, context.get_remaining_time_in_millis() // 4)
+    base = get_ingest_deps()
+    deps = dataclasses.replace(base, ahead=WorkAhead(base.s3, base.embedder, _created_objects(event)))
 
     def handle_record_in_time(record: S3NotificationSqsRecord) -> None:
         if context.get_remaining_time_in_millis() < reserve_ms:
             metrics.add_metric(name="IngestRecordsDeferred", unit=MetricUnit.Count, value=1)
             raise NotEnoughTime(f"less than {reserve_ms} ms left; message {record.messageId} returns to the queue")
-        handle_record(record)
+        # The next records' documents are prepared ahead while this one is processed (ingest_app.ahead).
+        handle_record(record, deps)
 
-    return dict(
-        process_partial_response(
-            event=event, record_handler=handle_record_in_time, processor=processor, context=context
+    try:
+        return dict(
+            process_partial_response(
+                event=event, record_handler=handle_record_in_time, processor=processor, context=context
+            )
         )
-    )
+    finally:
+        deps.ahead.close()
+
+
+def _created_objects(event: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (bucket, key) of every ObjectCreated event in the batch, in record order."""
+    out: list[tuple[str, str]] = []
+    for raw in event.get("Records") or []:
+        try:
+            body: Any = S3NotificationSqsRecord.model_validate(raw).body
+        except Exception:  # noqa: BLE001 - a malformed record fails on its own turn, not here
+            body = None
+        if isinstance(body, S3EventNotification):
+            out.extend(
+                (e.s3.bucket.name, e.s3.object.decoded_key)
+                for e in body.Records
+                if e.eventName.startswith("ObjectCreated")
+            )
+    return out

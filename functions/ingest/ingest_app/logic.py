@@ -64,6 +64,7 @@ class IngestDeps:
     sqs: Any = None
     ocr_queue_url: str | None = None
     ocr_pages_per_message: int = 10
+    ahead: Any = None  # the invocation's ingest_app.ahead.WorkAhead: the next record prepared meanwhile
 
 
 @lru_cache(maxsize=1)
@@ -199,7 +200,8 @@ def _object_created(conn: Any, deps: IngestDeps, record: S3EventRecord, bucket: 
             "skipped", f"knowledge base {kb_id} does not exist (create it first: POST /api/v1/knowledge)"
         )
 
-    head = head_object(deps.s3, bucket, key)
+    prepared = deps.ahead.take(bucket, key) if deps.ahead is not None else None
+    head = prepared.head if prepared is not None else head_object(deps.s3, bucket, key)
     if head is None:
         conn.rollback()
         return IngestOutcome("skipped", "the object no longer exists")
@@ -226,7 +228,9 @@ def _object_created(conn: Any, deps: IngestDeps, record: S3EventRecord, bucket: 
     }
     _lock(conn, document_id)
     try:
-        return _ingest_locked(conn, deps, kb=kb, document_id=document_id, identity=identity, head=head, key=key)
+        return _ingest_locked(
+            conn, deps, kb=kb, document_id=document_id, identity=identity, head=head, key=key, prepared=prepared
+        )
     finally:
         _unlock(conn, document_id)
 
@@ -265,7 +269,9 @@ def _ingest_locked(
     identity: dict[str, Any],
     head: dict[str, Any],
     key: str,
+    prepared: Any = None,
 ) -> IngestOutcome:
+    """Ingest the object version ``identity`` under the document's lock (``prepared``: see ``ingest_app.ahead``)."""
     document = repo.get_document(conn, document_id)
     if document is None:
         return IngestOutcome("skipped", "the document was deleted", document_id)
@@ -289,19 +295,34 @@ def _ingest_locked(
             )
         repo.mark_processing(conn, document_id)
         conn.commit()
+        if deps.ahead is not None:
+            deps.ahead.start(limits)
 
         stage = "downloading the file"
-        data = download(deps.s3, document["s3_bucket"], key, identity["version_id"], limits.max_bytes)
+        data = prepared.data if prepared is not None else None
+        if data is None:
+            data = download(deps.s3, document["s3_bucket"], key, identity["version_id"], limits.max_bytes)
         stage = "parsing the file"
         source = ocr.source_version(identity)
         ocr_text, ocr_errors = ocr.ocr_texts(conn, document_id, source)
-        chunks, parsed = parse_and_chunk(data, document, head, limits, ocr_text, ocr_errors)
-        if parsed.ocr_missing:
-            stage = "sending pages to OCR"
-            return _send_to_ocr(conn, deps, document, identity, parsed)
-        stage = "embedding"
-        vectors = embed(deps.embedder, [c.text for c in chunks])
-        search_texts = segment([c.text for c in chunks])
+        if prepared is not None and prepared.fits(document, limits, ocr_text, ocr_errors):
+            chunks, parsed, vectors, search_texts = (
+                prepared.chunks,
+                prepared.parsed,
+                prepared.vectors,
+                prepared.search_texts,
+            )
+            metrics.add_metric(
+                name="EmbeddingLatency", unit=MetricUnit.Milliseconds, value=prepared.embed_seconds * 1000
+            )
+        else:
+            chunks, parsed = parse_and_chunk(data, document, head, limits, ocr_text, ocr_errors)
+            if parsed.ocr_missing:
+                stage = "sending pages to OCR"
+                return _send_to_ocr(conn, deps, document, identity, parsed)
+            stage = "embedding"
+            vectors = embed(deps.embedder, [c.text for c in chunks])
+            search_texts = segment([c.text for c in chunks])
 
         stage = "storing chunks"
         with conn.transaction():

@@ -23,8 +23,13 @@ def parse_and_chunk(
     limits: ParseLimits,
     ocr_text: Mapping[int, str] | None = None,
     ocr_errors: Sequence[str] = (),
+    *,
+    log_crash: bool = True,
 ) -> tuple[list[Chunk], Any]:
-    """Chunks of the parsed file; none while pages still wait for OCR (``parsed.ocr_missing``)."""
+    """Chunks of the parsed file; none while pages still wait for OCR (``parsed.ocr_missing``).
+
+    ``log_crash=False`` when working ahead (``ingest_app.ahead``): the record itself logs it.
+    """
     if len(data) > limits.max_bytes:
         raise DocumentRejected(f"file is too large: more than {limits.max_bytes / 1048576:.0f} MB", code="too_large")
     try:
@@ -39,7 +44,8 @@ def parse_and_chunk(
             raise DocumentRejected(f"no text could be read by OCR: {ocr_errors[0]}", code="empty") from exc
         raise
     except Exception as exc:
-        logger.exception("parser crashed", extra={"document_id": str(document["id"])})
+        if log_crash:
+            logger.exception("parser crashed", extra={"document_id": str(document["id"])})
         raise DocumentRejected(f"the file could not be read ({type(exc).__name__})", code="corrupt") from exc
     if not chunks:
         raise DocumentRejected("no text could be extracted from the document", code="empty")
@@ -47,6 +53,7 @@ def parse_and_chunk(
 
 
 def embed(embedder: Any, texts: list[str]) -> list[Any]:
+    """Vectors of ``texts`` in batches of ``EMBED_BATCH``, each batch's latency recorded as a metric."""
     vectors: list[Any] = []
     for start in range(0, len(texts), EMBED_BATCH):
         batch = texts[start : start + EMBED_BATCH]
@@ -55,6 +62,14 @@ def embed(embedder: Any, texts: list[str]) -> list[Any]:
         metrics.add_metric(
             name="EmbeddingLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
         )
+    return vectors
+
+
+def embed_texts(embedder: Any, texts: list[str]) -> list[Any]:
+    """The same vectors as ``embed`` (same batches), without metrics: for a background thread."""
+    vectors: list[Any] = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        vectors.extend(embedder.embed(texts[start : start + EMBED_BATCH]))
     return vectors
 
 

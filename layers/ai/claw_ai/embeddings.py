@@ -198,12 +198,12 @@ class OfflineEmbedder:
         """Embed texts in batches of ``batch_size``."""
         if not texts:
             return []
-        model = _load_use()
         out: list[np.ndarray] = []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
             with _USE_LOCK:  # one model per process, shared by every instance; one batch at a time
-                vectors = model.encode(batch)
+                # Loaded under the lock too: ingest's work-ahead thread may embed at the same time.
+                vectors = _load_use().encode(batch)
             out.extend(normalise(vectors))
         return out
 
@@ -261,8 +261,46 @@ class HashEmbedder:
         return normalise(vector)[0]
 
     def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """One hashed vector per text."""
-        return [self._vector(t) for t in texts]
+        """One hashed vector per text: the same vectors as ``embed_query``, hashed for all texts at once.
+
+        The n-grams of every text are hashed in one pass over the texts' code points laid end to
+        end (windows that would cross from one text into the next are dropped), and counted
+        into one row per text. Counts are sums of ±1, exact in float64, so the vectors are
+        bit for bit those of ``_vector``; a text shorter than an n-gram takes ``_vector``'s rule.
+        """
+        if not texts:
+            return []
+        padded = [f"\x02{t.lower()}\x03" for t in texts]
+        lengths = np.fromiter((len(p) for p in padded), dtype=np.int64, count=len(padded))
+        points = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        owner = np.repeat(np.arange(len(padded), dtype=np.int64), lengths)
+        offset = np.arange(len(points), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        counts = np.zeros(len(padded) * self.dim, dtype=np.float64)
+        with np.errstate(over="ignore"):  # uint64 arithmetic wraps by design
+            for n in self.ngrams:
+                windows = max(len(points) - n + 1, 0)
+                h = np.full(windows, np.uint64(n), dtype=np.uint64)
+                for k in range(n):
+                    h = h * self._PRIME + points[k : k + windows]
+                inside = offset[:windows] + n <= lengths[owner[:windows]]
+                h, rows = h[inside], owner[:windows][inside]
+                for i in np.flatnonzero(lengths < n):
+                    # Shorter than the n-gram: one hash of all its code points, as _vector does.
+                    short = points[owner == i]
+                    h1 = np.full(1, np.uint64(n), dtype=np.uint64)
+                    for k in range(len(short)):
+                        h1 = h1 * self._PRIME + short[k : k + 1]
+                    h, rows = np.concatenate([h, h1]), np.concatenate([rows, np.array([i], dtype=np.int64)])
+                # SplitMix64 finaliser: spreads nearby code points over all bits.
+                h ^= h >> np.uint64(30)
+                h *= self._MIX1
+                h ^= h >> np.uint64(27)
+                h *= self._MIX2
+                h ^= h >> np.uint64(31)
+                signs = np.where((h >> np.uint64(63)) & np.uint64(1), 1.0, -1.0)
+                buckets = rows * self.dim + (h % np.uint64(self.dim)).astype(np.int64)
+                counts += np.bincount(buckets, weights=signs, minlength=len(counts))
+        return list(normalise(counts.reshape(len(padded), self.dim)))
 
     def embed_query(self, text: str) -> np.ndarray:
         """Same as ``embed([text])[0]``."""

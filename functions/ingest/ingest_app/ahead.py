@@ -1,0 +1,173 @@
+"""Work ahead within one invocation: the next record's document prepared on a background thread.
+
+An invocation processes its SQS records one after another (``ingest_app.handler``). Once a
+record knows its tier's parse limits, the next records' objects are fetched (one thread) and
+parsed, chunked, embedded and segmented (another thread), at most ``window`` ahead, while this
+record waits on the database and writes (S3 and the database wait without the GIL, and numpy
+releases it inside the model): the embedder goes from one document to the next without waiting
+for the round trips in between.
+
+Only a head start; nothing is written ahead. A record uses what was prepared only when it was
+prepared from exactly the inputs it would use itself: the prepared HEAD is the record's HEAD
+and the bytes are that object version's, and the document's filename and title, its tier's
+parse limits and its (absent) OCR text are the ones the preparation used, so the chunks,
+vectors and search texts are the ones it would compute. Anything else (a failed fetch, a
+parser error, pages that need OCR, a document with another title) is left to the record, which
+does it, and reports it, as it would without.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from claw_common.documents import knowledge_base_of
+from ingest_app.chunker import Chunk
+from ingest_app.objects import download, head_object
+from ingest_app.parsers import ParseLimits
+from ingest_app.steps import embed_texts, parse_and_chunk, segment
+
+PREFETCH_MAX_BYTES = 8 * 1048576
+"""Objects up to this size (and their tier's limit) are downloaded and prepared ahead; larger
+ones are only HEADed ahead, and downloaded by their record after its checks, as before."""
+
+
+@dataclass(slots=True)
+class Prepared:
+    """What was done ahead for one object: its HEAD, and (when it got that far) bytes, chunks, vectors."""
+
+    head: dict[str, Any]
+    data: bytes | None = None
+    filename: str = ""
+    title: str = ""
+    limits: ParseLimits | None = None
+    chunks: list[Chunk] | None = None
+    parsed: Any = None
+    vectors: list[Any] | None = None
+    search_texts: list[str] | None = None
+    embed_seconds: float = 0.0
+
+    def fits(self, document: dict[str, Any], limits: ParseLimits, ocr_text: Any, ocr_errors: Any) -> bool:
+        """True when the chunks were made from the inputs the record would use itself."""
+        return (
+            self.chunks is not None
+            and not ocr_text
+            and not ocr_errors
+            and self.limits == limits
+            and document["filename"] == self.filename
+            and document["title"] == self.title
+        )
+
+
+class WorkAhead:
+    """Background threads preparing the invocation's next objects, in order (see the module docstring).
+
+    ``objects`` are the (bucket, key) of the invocation's ObjectCreated records in their order.
+    At most ``window`` objects are prepared and not yet taken, which bounds the memory held.
+    """
+
+    def __init__(
+        self,
+        s3: Any,
+        embedder: Any,
+        objects: list[tuple[str, str]],
+        *,
+        window: int = 2,
+        max_bytes: int = PREFETCH_MAX_BYTES,
+    ) -> None:
+        self._s3 = s3
+        self._embedder = embedder
+        self._objects = objects
+        self._window = window
+        self._max_bytes = max_bytes
+        self._next = 0  # position of the first object no record has reached yet
+        self._limits: ParseLimits | None = None
+        # S3 on one thread, parsing and embedding on another: the next object downloads meanwhile.
+        self._io: ThreadPoolExecutor | None = None
+        self._cpu: ThreadPoolExecutor | None = None
+        self._pending: dict[int, Future[Prepared | None]] = {}
+
+    def start(self, limits: ParseLimits) -> None:
+        """Prepare the objects after the current record, with the parse limits of the current record.
+
+        Records of one batch are nearly always of one knowledge base; other limits only mean
+        a preparation is not used (``Prepared.fits``).
+        """
+        if self._limits is None:
+            self._limits = limits
+        self._fill()
+
+    def take(self, bucket: str, key: str) -> Prepared | None:
+        """What was prepared for the record of ``bucket/key`` (waiting for it to finish), or None."""
+        position = next((i for i in range(self._next, len(self._objects)) if self._objects[i] == (bucket, key)), None)
+        if position is None:
+            return None
+        self._next = position + 1
+        for passed in [i for i in self._pending if i < position]:
+            # Records that stopped before taking theirs (a duplicate, a missing knowledge base).
+            self._pending.pop(passed).cancel()
+        future = self._pending.pop(position, None)
+        self._fill()
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception:  # noqa: BLE001 - a failed head start: the record does the work and reports it
+            return None
+
+    def close(self) -> None:
+        """Drop what was not taken; a preparation still running finishes in the background."""
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        for executor in (self._io, self._cpu):
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
+        self._io = self._cpu = None
+
+    def _fill(self) -> None:
+        limits = self._limits
+        if limits is None:
+            return
+        for position in range(self._next, min(self._next + self._window, len(self._objects))):
+            if position not in self._pending:
+                if self._io is None or self._cpu is None:
+                    self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-ahead-s3")
+                    self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-ahead")
+                bucket, key = self._objects[position]
+                fetched = self._io.submit(self._fetch, bucket, key, limits)
+                self._pending[position] = self._cpu.submit(self._prepare, fetched, key, limits)
+
+    def _fetch(self, bucket: str, key: str, limits: ParseLimits) -> tuple[dict[str, Any] | None, bytes | None]:
+        head = head_object(self._s3, bucket, key)
+        if head is None or head["size"] > min(self._max_bytes, limits.max_bytes):
+            return head, None
+        data = download(self._s3, bucket, key, head["version_id"], self._max_bytes)
+        return head, data if len(data) == head["size"] else None
+
+    def _prepare(
+        self, fetched: Future[tuple[dict[str, Any] | None, bytes | None]], key: str, limits: ParseLimits
+    ) -> Prepared | None:
+        head, data = fetched.result()
+        if head is None:
+            return None
+        parsed_key = knowledge_base_of(key)
+        if data is None or parsed_key is None:
+            return Prepared(head)
+        filename = parsed_key[1]
+        # The title a document dropped into the bucket gets (repository.find_or_create_document).
+        title = filename[:500] or "untitled"
+        document = {"id": key, "filename": filename, "title": title}
+        try:
+            chunks, parsed = parse_and_chunk(data, document, head, limits, log_crash=False)
+        except Exception:  # noqa: BLE001 - the record parses again and fails (or rejects) as it would
+            return Prepared(head, data)
+        if parsed.ocr_pages or not chunks:
+            return Prepared(head, data)
+        texts = [c.text for c in chunks]
+        started = time.perf_counter()
+        vectors = embed_texts(self._embedder, texts)
+        seconds = time.perf_counter() - started
+        return Prepared(head, data, filename, title, limits, chunks, parsed, vectors, segment(texts), seconds)

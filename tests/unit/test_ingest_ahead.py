@@ -1,0 +1,134 @@
+"""Work ahead (ingest_app.ahead): what a batch's next records get prepared is exactly what they would compute.
+
+S3 is moto's in-process S3 (real boto3 client); parsing, chunking, the hash embedder and jieba
+segmentation are the real ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from benchmarks.corpus import generate
+from claw_ai.embeddings import HashEmbedder
+from ingest_app.ahead import WorkAhead
+from ingest_app.parsers import limits_for_tier
+from ingest_app.steps import embed, parse_and_chunk, segment
+
+BUCKET = "ahead-tests"
+
+
+@pytest.fixture()
+def s3() -> Iterator[Any]:
+    import boto3
+    from moto import mock_aws
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def _put_documents(s3: Any, count: int) -> list[tuple[str, bytes]]:
+    kb = uuid.uuid4()
+    out = []
+    for name, data in generate(count, 6, seed=11):
+        key = f"kb/{kb}/{name}"
+        s3.put_object(Bucket=BUCKET, Key=key, Body=data, ContentType="text/markdown")
+        out.append((key, data))
+    return out
+
+
+def _document(key: str) -> dict[str, Any]:
+    filename = key.rsplit("/", 1)[1]
+    return {"id": key, "filename": filename, "title": filename}
+
+
+def test_the_next_records_get_the_chunks_vectors_and_search_texts_they_would_compute(s3: Any) -> None:
+    embedder = HashEmbedder(64)
+    limits = limits_for_tier("pro")
+    docs = _put_documents(s3, 4)
+    ahead = WorkAhead(s3, embedder, [(BUCKET, key) for key, _ in docs])
+    try:
+        # The first record has fetched its own object and knows its limits: the rest is prepared ahead.
+        assert ahead.take(BUCKET, docs[0][0]) is None
+        ahead.start(limits)
+        for key, data in docs[1:]:
+            prepared = ahead.take(BUCKET, key)
+            assert prepared is not None and prepared.data == data
+            head = s3.head_object(Bucket=BUCKET, Key=key)
+            assert prepared.head["etag"] == head["ETag"].strip('"') and prepared.head["size"] == len(data)
+            document = _document(key)
+            assert prepared.fits(document, limits, {}, [])
+            chunks, parsed = parse_and_chunk(data, document, {"content_type": "text/markdown"}, limits)
+            texts = [c.text for c in chunks]
+            assert prepared.chunks == chunks
+            assert prepared.parsed.parser == parsed.parser and prepared.parsed.page_count == parsed.page_count
+            assert [v.tobytes() for v in prepared.vectors or []] == [v.tobytes() for v in embed(embedder, texts)]
+            assert prepared.search_texts == segment(texts)
+    finally:
+        ahead.close()
+
+
+def test_a_preparation_made_from_other_inputs_is_not_used(s3: Any) -> None:
+    limits = limits_for_tier("pro")
+    docs = _put_documents(s3, 2)
+    ahead = WorkAhead(s3, HashEmbedder(64), [(BUCKET, key) for key, _ in docs])
+    try:
+        ahead.take(BUCKET, docs[0][0])
+        ahead.start(limits)
+        prepared = ahead.take(BUCKET, docs[1][0])
+    finally:
+        ahead.close()
+    assert prepared is not None
+    document = _document(docs[1][0])
+    assert prepared.fits(document, limits, {}, [])
+    # A title given at upload, other tier limits, or OCR text stored for the version: the record computes.
+    assert not prepared.fits({**document, "title": "Price list 2026"}, limits, {}, [])
+    assert not prepared.fits(document, limits_for_tier("free"), {}, [])
+    assert not prepared.fits(document, dataclasses.replace(limits, max_pages=3), {}, [])
+    assert not prepared.fits(document, limits, {1: "scanned text"}, [])
+    assert not prepared.fits(document, limits, {}, ["page 2 could not be read"])
+
+
+def test_records_that_stop_early_do_not_block_the_ones_after_them(s3: Any) -> None:
+    limits = limits_for_tier("pro")
+    docs = _put_documents(s3, 5)
+    ahead = WorkAhead(s3, HashEmbedder(64), [(BUCKET, key) for key, _ in docs], window=2)
+    try:
+        ahead.take(BUCKET, docs[0][0])
+        ahead.start(limits)
+        # Records 1 and 2 stop before taking theirs (a duplicate, a missing knowledge base): what was
+        # prepared for them is dropped; record 3 (beyond the window) does its own work, and the
+        # one after it is prepared again.
+        assert ahead.take(BUCKET, docs[3][0]) is None
+        assert ahead.take(BUCKET, docs[1][0]) is None  # passed: never prepared again
+        last = ahead.take(BUCKET, docs[4][0])
+        assert last is not None and last.data == docs[4][1] and last.chunks
+        # An object not in the batch, or gone from the bucket, gets nothing.
+        assert ahead.take(BUCKET, "kb/elsewhere/x.md") is None
+    finally:
+        ahead.close()
+
+
+def test_a_missing_object_or_a_file_that_does_not_parse_is_left_to_its_record(s3: Any) -> None:
+    kb = uuid.uuid4()
+    gone, broken = f"kb/{kb}/gone.md", f"kb/{kb}/broken.pdf"
+    s3.put_object(Bucket=BUCKET, Key=broken, Body=b"%PDF-1.7\n" + b"\x00garbage" * 50)
+    ahead = WorkAhead(s3, HashEmbedder(64), [(BUCKET, "first"), (BUCKET, gone), (BUCKET, broken)])
+    try:
+        ahead.take(BUCKET, "first")
+        ahead.start(limits_for_tier("pro"))
+        assert ahead.take(BUCKET, gone) is None
+        prepared = ahead.take(BUCKET, broken)
+    finally:
+        ahead.close()
+    # The HEAD and bytes are kept, no chunks: the record parses again and fails with the reason.
+    assert prepared is not None and prepared.chunks is None and prepared.data is not None
+    assert not prepared.fits(_document(broken), limits_for_tier("pro"), {}, [])
