@@ -270,6 +270,8 @@ class HashEmbedder:
         """
         if not texts:
             return []
+        import numpy as np
+
         padded = [f"\x02{t.lower()}\x03" for t in texts]
         lengths = np.fromiter((len(p) for p in padded), dtype=np.int64, count=len(padded))
         points = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
