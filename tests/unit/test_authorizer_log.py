@@ -133,3 +133,23 @@ def test_values_json_cannot_encode_are_written_as_text(env: pytest.MonkeyPatch) 
     logger.warning("odd", extra={"value": {1, 2} - {2}, "text": "你好"})
     line = _lines(buf)[0]
     assert line["value"] == "{1}" and line["text"] == "你好"
+
+
+def test_the_local_runtime_gives_the_authorizer_logger_its_service_name(env: pytest.MonkeyPatch) -> None:
+    import types
+
+    from claw_common.observability import logger as shared_logger
+    from claw_local.lambda_runtime import _use_service_name
+
+    # Given the authorizer's module with its logger, in the local platform's one process
+    buf = io.StringIO()
+    own = log.JsonLogger("claw-local", stream=buf)
+    before = shared_logger.service
+    try:
+        # When the local runtime invokes the authorizer
+        _use_service_name("authorizer", types.SimpleNamespace(logger=own))
+        own.inject_lambda_context(lambda event, context: own.info("x"))({}, object())
+    finally:
+        _use_service_name(before, None)
+    # Then its lines carry the function's service name, as on AWS
+    assert _lines(buf)[0]["service"] == "authorizer"
