@@ -109,7 +109,8 @@ def _use_service_name(service: str, handler_module: Any) -> None:
 
     metrics.service = service
     own = vars(handler_module).values() if handler_module is not None else ()
-    loggers = [logger, *(v for v in own if isinstance(v, Logger))]
+    # A Powertools Logger, or the authorizer's JsonLogger (same service/append_keys interface).
+    loggers = [logger, *(v for v in own if isinstance(v, Logger) or type(v).__name__ == "JsonLogger")]
     for each in loggers:
         each.service = service
         with contextlib.suppress(AttributeError, TypeError):

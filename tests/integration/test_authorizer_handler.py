@@ -234,3 +234,69 @@ def test_a_visitor_session_token_opens_only_a_websocket_without_a_user(authorize
             authorizer.lambda_handler(
                 {**event, "headers": headers}, lambda_context("authorizer", timeout_s=5, memory_mb=512)
             )
+
+
+def _fresh_authorizer(event: dict[str, Any], report: str) -> dict[str, Any]:
+    """The handler in a new process (a cold start): its result and what it had imported by then."""
+    code = (
+        "import io, json, sys, authorizer_app.authorizer as a\n"
+        "from tests.support.lambda_context import lambda_context\n"
+        "out = io.StringIO(); a.logger._logger.handlers[0].setStream(out)\n"
+        "context = lambda_context('authorizer', timeout_s=5, memory_mb=512)\n"
+        "try:\n"
+        "    result = a.lambda_handler(json.loads(sys.argv[1]), context)\n"
+        "except Exception as exc:\n"
+        "    result = str(exc)\n"
+        f"watched = {report}\n"
+        "sys.__stdout__.write(json.dumps({'result': result, 'log': out.getvalue(),"
+        " 'imported': [m for m in watched if m in sys.modules]}) + '\\n')\n"
+    )
+    paths = [ROOT, ROOT / "layers/common", ROOT / "functions/authorizer", ROOT / "local"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths)), "POWERTOOLS_LOG_LEVEL": "INFO"}
+    env["POWERTOOLS_SERVICE_NAME"] = "authorizer"  # as the template sets it
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(event)], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+# (redis imports the top-level cryptography package to see whether it is there; nothing more.)
+HEAVY_FOR_A_JWT = (
+    "psycopg",
+    "aws_lambda_powertools",
+    "boto3",
+    "cryptography.x509",
+    "cryptography.hazmat.primitives.asymmetric",
+    "joserfc.jwk",
+    "joserfc.jwe",
+)
+
+
+def test_a_cold_start_with_a_valid_token_and_cached_state_imports_no_database_driver_crypto_or_powertools(
+    api: Any, authorizer: Any
+) -> None:
+    # Given a user whose state is in the cache (a first request put it there)
+    user = new_user(api)
+    event = authorizer_event(f"Bearer {user.access_token}")
+    authorizer.lambda_handler(event, lambda_context("authorizer", timeout_s=5, memory_mb=512))
+    # When a new execution environment authorizes the user's request
+    run = _fresh_authorizer(event, repr(HEAVY_FOR_A_JWT))
+    # Then it is allowed, without psycopg (API keys and cache misses only), Powertools, boto3
+    # (the signing keys come from the environment here) or any asymmetric crypto
+    assert run["result"]["principalId"] == user.id
+    assert run["imported"] == []
+    (line,) = [json.loads(x) for x in run["log"].splitlines()]
+    assert line["message"] == "allowed" and line["user_id"] == user.id and line["cold_start"] is True
+    assert line["correlation_id"] == event["requestContext"]["requestId"] and line["service"] == "authorizer"
+
+
+def test_a_refused_token_is_logged_without_the_token(api: Any) -> None:
+    user = new_user(api)
+    forged = user.access_token[:-4] + ("AAAA" if not user.access_token.endswith("AAAA") else "BBBB")
+    run = _fresh_authorizer(authorizer_event(f"Bearer {forged}"), "()")
+    assert run["result"] == "Unauthorized"
+    (line,) = [json.loads(x) for x in run["log"].splitlines()]
+    assert line["message"] == "denied" and "BadSignatureError" in line["reason"]
+    assert line["source_ip"] == "203.0.113.10"
+    # Neither the token nor any part of it reaches the log
+    assert all(part not in run["log"] for part in forged.split("."))

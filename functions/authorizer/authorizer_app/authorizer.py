@@ -1,9 +1,13 @@
 """The REST API's REQUEST authorizer: bearer access token or API key -> IAM policy + context.
 
 It runs before every request whose verdict API Gateway has not cached, so it stays small:
-no FastAPI, no pydantic, no settings model, no ``claw_common.observability`` (its Tracer and
-Metrics cost ~200 ms to import). A Powertools ``Logger`` of its own is the one exception to
-"one module creates the logger". psycopg and redis are imported on first use.
+no FastAPI, no pydantic, no settings model, no ``claw_common.observability`` and no Powertools
+(importing its package loads Logger, Metrics and Tracer): ``authorizer_app.log`` writes the
+same JSON lines with the standard library, the one exception to "one module creates the
+logger". Each request imports only what it needs, when it first needs it: redis for the
+principal's cached state, psycopg only when the cache misses or for API keys, boto3 only
+on AWS (the signing keys' secret); access tokens are verified with joserfc's HS256 parts
+alone (``claw_common.auth.jws_hs256``), no RSA/EC/x509.
 
 Credentials (the identity source is the ``Authorization`` header, see docs/auth.md):
 
@@ -37,14 +41,13 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from authorizer_app.config import AuthorizerConfig
+from authorizer_app.log import JsonLogger
 from claw_common.auth import tokens, visitor_tokens
 from claw_common.data.credentials import DatabaseCredentials, connect_with_rotation
 from claw_common.http.client_ip import event_source_ip
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "authorizer", utc=True)
+logger = JsonLogger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "authorizer")
 
 MAX_HEADER_LENGTH = tokens.MAX_TOKEN_LENGTH + 16
 _METHOD_ARN = re.compile(r"^(arn:aws[a-z-]*:execute-api:[a-z0-9-]+:\d{12}:[A-Za-z0-9]+)/([A-Za-z0-9_-]+)/")
@@ -371,7 +374,7 @@ def policy(principal_id: str, resource: str, context: dict[str, str]) -> dict[st
     }
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway REQUEST authorizer entry point."""
     started = time.perf_counter()

@@ -17,15 +17,12 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from joserfc import jwt
-from joserfc.jwk import OctKey
-
 from claw_common.auth.tokens import (
-    ACCESS_TOKEN_ALG,
     MAX_TOKEN_LENGTH,
     KeyRing,
     TokenError,
     is_user_id,
+    sign_hs256,
     verified_claims,
 )
 
@@ -81,8 +78,7 @@ def issue_visitor_token(
         "cid": conversation_id,
         "org": origin,
     }
-    header = {"alg": ACCESS_TOKEN_ALG, "typ": "JWT", "kid": key.kid}
-    return jwt.encode(header, claims, OctKey.import_key(key.secret), algorithms=[ACCESS_TOKEN_ALG])
+    return sign_hs256(key, claims)
 
 
 def verify_visitor_token(ring: KeyRing, token: str, *, issuer: str, now: int | None = None) -> VisitorClaims:
