@@ -118,7 +118,12 @@ def compile_pyc(target: Path, sourceless: bool) -> None:
     # check=False: a few files of third-party wheels (templates, py2 leftovers) do not compile.
     if own:
         subprocess.run([*base, *map(str, own)], check=False, stdout=subprocess.DEVNULL)
-    others = [p for p in target.iterdir() if p.is_dir() and p not in own and not p.name.endswith(".dist-info")]
+    # Packages and the single-file modules beside them (typing_extensions.py, ...): both are imported.
+    others = [
+        p
+        for p in target.iterdir()
+        if (p.is_dir() and p not in own and not p.name.endswith(".dist-info")) or (p.is_file() and p.suffix == ".py")
+    ]
     if not others:
         return
     if not sourceless:
@@ -126,11 +131,11 @@ def compile_pyc(target: Path, sourceless: bool) -> None:
         return
     # Legacy placement (module.pyc beside module.py) is what Python imports without the source.
     subprocess.run([*base, "-b", *map(str, others)], check=False, stdout=subprocess.DEVNULL)
-    for folder in others:
-        for source in folder.rglob("*.py"):
+    for path in others:
+        for source in path.rglob("*.py") if path.is_dir() else [path]:
             if source.with_suffix(".pyc").exists():
                 source.unlink()
-        for stub in folder.rglob("*.pyi"):
+        for stub in path.rglob("*.pyi") if path.is_dir() else []:
             stub.unlink()
 
 
