@@ -382,7 +382,7 @@ def _api_target(name: str, new: float, base: float | None, strict: float, floors
             f"cold start {name}",
             goal,
             f"{new:.0f} ms; no baseline",
-            False,
+            None,
             f"the function did not exist at {BASELINE_COMMIT} (its routes are new), so there is nothing to "
             f"compare with; against today's code without .pyc it is at {strict:.0%}",
         )
