@@ -9,6 +9,10 @@ so the twin differs from the deployed arm64 package only in its native wheels. T
 * ``source``: the same with ``--no-pyc``, what ``sam build``'s default Python workflow shipped
   before (sources only; the package is read-only, so every cold start compiles what it imports).
 
+The cold-start target's baseline is a third build (``build_baseline``): the tree of the commit
+deployed when the target was set (``BASELINE_COMMIT``, by ``git archive``) built as its own
+``sam build`` did (``BuildMethod: python3.12``: one layer with every requirement, no ``.pyc``).
+
 Per function: ``task/`` is ``/var/task``; ``opt/python`` is the function's layers merged in the
 template's order (a later layer overwrites an earlier one, as Lambda extracts them), hard-linked
 so the merge costs no copy; ``runtime/`` is boto3/botocore as the python3.12 runtime ships them.
