@@ -101,13 +101,28 @@ def _events(platform: Any, workdir: Path) -> dict[str, Path]:
     from benchmarks.latency import _setup
 
     sys.path.insert(0, str(ROOT))
+    from claw_common.auth.tokens import issue_access_token, parse_key_ring
+    from claw_common.settings import get_settings
     from tests.support.events import authorizer_event, load_event, rest_event
 
     s = _setup(platform)
     s["client"].close()
     auth = s["authorizer"]
+    # The login's token lasts 15 minutes; a run on a loaded machine can take longer. The same
+    # admin, signed with the platform's own key, for the length of any run.
+    settings = get_settings()
+    ring = parse_key_ring(settings.jwt_signing_keys.get_secret_value() if settings.jwt_signing_keys else "")
+    token = issue_access_token(
+        ring,
+        user_id=s["user_id"],
+        role="admin",
+        tier="enterprise",
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_s=4 * 3600,
+    )
     events = {
-        "authorizer": authorizer_event(f"Bearer {s['token']}"),
+        "authorizer": authorizer_event(f"Bearer {token}"),
         "auth_me": rest_event("GET", "/api/v1/auth/me", authorizer=auth),
         "list_conversations": rest_event("GET", "/api/v1/conversations", authorizer=auth),
         "list_knowledge": rest_event("GET", "/api/v1/knowledge", authorizer=auth),
