@@ -282,7 +282,8 @@ def build_baseline(log: Any = print) -> dict[str, FunctionLayout]:
                 _sam_python_build(code, out, layer=layer)
                 stamp.write_text(src.with_suffix(".stamp").read_text())
             built[artifact_id] = out
-        env = {k: v for k, v in globals_env.items() if isinstance(v, str)}
+        # Its Globals but the log level: the benchmark runs every build at WARNING.
+        env = {k: v for k, v in globals_env.items() if isinstance(v, str) and k != "POWERTOOLS_LOG_LEVEL"}
         env.update({k: str(v) for k, v in (props.get("Environment") or {}).get("Variables", {}).items()})
         layouts[today] = FunctionLayout(
             logical_id=f"{then}@{BASELINE_COMMIT}",
