@@ -457,6 +457,7 @@ def run(quick: bool, platform: Any = None) -> Section:
                 statistics.median(old),
                 f"{strict:.0%}",
                 outcomes[f"{name}/pyc"],
+                outcomes.get(f"{name}/{BASELINE}", "—"),
             ]
         )
         if name in API_FUNCTIONS:
@@ -490,6 +491,7 @@ def run(quick: bool, platform: Any = None) -> Section:
             "total (ours, no .pyc)",
             ".pyc / ours no .pyc",
             "1st response",
+            f"1st response ({BASELINE_COMMIT})",
         ],
         rows,
     )
