@@ -9,6 +9,10 @@ so the twin differs from the deployed arm64 package only in its native wheels. T
 * ``source``: the same with ``--no-pyc``, what ``sam build``'s default Python workflow shipped
   before (sources only; the package is read-only, so every cold start compiles what it imports).
 
+The cold-start target's baseline is a third build (``build_baseline``): the tree of the commit
+deployed when the target was set (``BASELINE_COMMIT``, by ``git archive``) built as its own
+``sam build`` did (``BuildMethod: python3.12``: one layer with every requirement, no ``.pyc``).
+
 Per function: ``task/`` is ``/var/task``; ``opt/python`` is the function's layers merged in the
 template's order (a later layer overwrites an earlier one, as Lambda extracts them), hard-linked
 so the merge costs no copy; ``runtime/`` is boto3/botocore as the python3.12 runtime ships them.
@@ -194,6 +198,105 @@ def build_twins(names: list[str], log: Any = print) -> dict[str, dict[str, Funct
                 runtime=runtime,
                 environment=env,
             )
+    return layouts
+
+
+# --------------------------------------------------------------------------- the issue's baseline
+
+BASELINE_COMMIT = "53ffc80"
+"""The build that was deployed when the cold-start target was set ("today's" of the target)."""
+BASELINE_OF = {
+    "AuthFunction": "AuthFunction",
+    "ChatFunction": "ChatFunction",
+    "KnowledgeFunction": "ChatFunction",  # knowledge bases were routes of the chat function then
+    "ConfigFunction": "ConfigFunction",
+}
+"""Today's API function -> the function of the baseline that served the same first request.
+AssistantsFunction did not exist at the baseline: it has no baseline to compare with."""
+
+
+def _baseline_sources(log: Any) -> Path:
+    """The baseline's tree (``git archive``), extracted once per commit."""
+    out = BUILD_ROOT / "baseline" / "src"
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", f"{BASELINE_COMMIT}^{{commit}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    stamp = out.with_suffix(".stamp")
+    if out.exists() and stamp.exists() and stamp.read_text() == commit:
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    log(f"extracting {BASELINE_COMMIT} (the baseline build) ...")
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit, "infra", "layers", "functions"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    stamp.write_text(commit)
+    return out
+
+
+def _sam_python_build(src: Path, out: Path, *, layer: bool) -> None:
+    """What ``sam build``'s default Python workflow (``BuildMethod: python3.12``) made of ``src``:
+    its requirements.txt installed as CPython 3.12 wheels (every dependency, boto3/botocore too
+    when something pulls them in), the folder's content copied beside them, no ``.pyc``."""
+    target = out / "python" if layer else out
+    target.mkdir(parents=True)
+    reqs = src / "requirements.txt"
+    if any(line.split("#", 1)[0].strip() for line in reqs.read_text().splitlines()):
+        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
+        cmd += ["--target", str(target), "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64"]
+        cmd += ["--implementation", "cp", "--python-version", "3.12", "--only-binary=:all:", "-r", str(reqs)]
+        done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"installing {reqs} failed: {done.stderr.strip()[-1000:]}")
+    shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".aws-sam"), dirs_exist_ok=True)
+    for cached in target.rglob("__pycache__"):
+        shutil.rmtree(cached)
+
+
+def build_baseline(log: Any = print) -> dict[str, FunctionLayout]:
+    """``{today's API function: layout}`` of the baseline build (commit ``BASELINE_COMMIT``), as its
+    ``sam build`` made it: one shared layer from its requirements, the function's folder, no ``.pyc``.
+    Environment: the baseline template's Globals and the function's own variables."""
+    from claw_local.template import load_template
+
+    src = _baseline_sources(log)
+    template = load_template(src / "infra" / "template.yaml")
+    resources = template["Resources"]
+    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    runtime = _runtime(log)
+    built: dict[str, Path] = {}
+    layouts: dict[str, FunctionLayout] = {}
+    for today, then in BASELINE_OF.items():
+        props = resources[then]["Properties"]
+        layer_ids = [_ref(layer) for layer in template["Globals"]["Function"].get("Layers", [])]
+        for artifact_id, layer in [(then, False), *((lid, True) for lid in layer_ids)]:
+            if artifact_id in built:
+                continue
+            uri = resources[artifact_id]["Properties"]["ContentUri" if layer else "CodeUri"]
+            code = (src / "infra" / uri).resolve()
+            out = BUILD_ROOT / "baseline" / artifact_id
+            stamp = out.with_suffix(".stamp")
+            if not (out.exists() and stamp.exists() and stamp.read_text() == (src.with_suffix(".stamp")).read_text()):
+                shutil.rmtree(out, ignore_errors=True)
+                log(f"building {artifact_id} of {BASELINE_COMMIT} (sam build's python3.12 workflow, x86_64) ...")
+                _sam_python_build(code, out, layer=layer)
+                stamp.write_text(src.with_suffix(".stamp").read_text())
+            built[artifact_id] = out
+        # Its Globals but the log level: the benchmark runs every build at WARNING.
+        env = {k: v for k, v in globals_env.items() if isinstance(v, str) and k != "POWERTOOLS_LOG_LEVEL"}
+        env.update({k: str(v) for k, v in (props.get("Environment") or {}).get("Variables", {}).items()})
+        layouts[today] = FunctionLayout(
+            logical_id=f"{then}@{BASELINE_COMMIT}",
+            handler=props["Handler"],
+            task_root=built[then],
+            opt_python=_merge_layers(f"{then}-{BASELINE_COMMIT}", "baseline", [built[lid] for lid in layer_ids]),
+            runtime=runtime,
+            environment=env,
+        )
     return layouts
 
 

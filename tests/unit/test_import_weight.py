@@ -28,3 +28,21 @@ def test_api_functions_that_verify_no_token_do_not_import_jwt_or_x509(function: 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths)), "AWS_EC2_METADATA_DISABLED": "true"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_auth_api_imports_the_jwt_stack_and_pydantic_settings_only_when_needed() -> None:
+    # The auth API signs tokens on login and refresh only; settings are a plain pydantic model.
+    code = (
+        "import json, sys, authorizer_app.handler; "
+        f"print(json.dumps([m for m in {(*HEAVY, 'pydantic_settings')!r} if m in sys.modules]))"
+    )
+    paths = [ROOT / "layers" / "common", ROOT / "functions" / "authorizer"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(map(str, paths)),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "DATABASE_URL": "postgresql://unused@127.0.0.1/unused",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

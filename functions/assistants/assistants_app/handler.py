@@ -8,7 +8,7 @@ from assistants_app.routes_openai import router as openai_router
 from assistants_app.routes_owner import router as owner_router
 from assistants_app.routes_public import router as public_router
 from assistants_app.ws import handle_websocket_event
-from claw_common.http.app import API_PREFIX, create_app
+from claw_common.http.app import create_app, mount
 from claw_common.http.entry import api_entry
 
 
@@ -30,9 +30,7 @@ app = create_app(
     "conversations, stats and exports, and OpenAI-compatible chat completions.",
     "/openapi/assistants.json",
 )
-app.include_router(owner_router, prefix=API_PREFIX)
-app.include_router(public_router, prefix=API_PREFIX)
-app.include_router(openai_router, prefix=API_PREFIX)
+mount(app, owner_router, public_router, openai_router)
 # Outermost: CORS headers reach every public response, the rate limiter's 429 included.
 app.add_middleware(PublicCorsMiddleware, origins_of=TtlOrigins(_allowed_origins))
 lambda_handler = api_entry(app, websocket=handle_websocket_event)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from assistants_app import openai_logic
 from assistants_app.deps import answer_deps, model_deadline_s
 from assistants_app.models import ChatCompletionRequest
+from claw_common.http.app import api_router
 from claw_common.http.security import CallerDep
 
-router = APIRouter(prefix="/openai", tags=["openai"])
+router = api_router("/openai", tags=["openai"])
 
 
 @router.get("/models", response_model=openai_logic.ModelList, summary="The caller's assistants as models")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from assistants_app import insights_logic, owner_logic
 from assistants_app.models import (
@@ -17,10 +17,10 @@ from assistants_app.models import (
     ConversationPage,
     MessageList,
 )
-from claw_common.http.app import API_PREFIX
+from claw_common.http.app import API_PREFIX, api_router
 from claw_common.http.security import CallerDep
 
-router = APIRouter(prefix="/assistants", tags=["assistants"])
+router = api_router("/assistants", tags=["assistants"])
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page.")]

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from assistants_app import visitor_logic
 from assistants_app.deps import answer_deps, model_deadline_s
 from assistants_app.models import Feedback, FeedbackIn, VisitorAnswer, VisitorQuestion, VisitorSession
+from claw_common.http.app import api_router
 
-router = APIRouter(prefix="/public/assistants/{public_id}", tags=["visitors"])
+router = api_router("/public/assistants/{public_id}", tags=["visitors"])
 
 
 @router.post(

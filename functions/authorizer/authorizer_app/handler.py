@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from authorizer_app.routes import router
-from claw_common.http.app import API_PREFIX, create_app
+from claw_common.http.app import create_app, mount
 from claw_common.http.entry import api_entry
 
 app = create_app(
@@ -11,5 +11,5 @@ app = create_app(
     "Accounts, sessions (access + refresh tokens), API keys and admin user management.",
     "/openapi/auth.json",
 )
-app.include_router(router, prefix=API_PREFIX)
+mount(app, router)
 lambda_handler = api_entry(app)

@@ -12,14 +12,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from authorizer_app.models import ApiKeyCreated, ApiKeyList, ApiKeyOut, UserOut
 from authorizer_app.repository import ApiKeyRepository, RefreshTokenRepository
-from claw_common.auth import accounts, tokens
+from claw_common.auth import accounts
 from claw_common.auth.accounts import UserRecord, UserRepository
+from claw_common.auth.credentials import generate_api_key, generate_refresh_token, is_user_id, sha256_hex
 from claw_common.data.cache_aside import CacheAside
 from claw_common.errors import (
     Conflict,
@@ -34,6 +35,9 @@ from claw_common.http.pagination import decode_cursor, encode_cursor, invalid_cu
 from claw_common.observability import MetricUnit, logger, metrics
 from claw_common.ratelimit.admission import OUTAGE_RETRY_AFTER_S
 from claw_common.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from claw_common.auth.tokens import KeyRing
 
 ConnectionFactory = Callable[[], AbstractContextManager[Any]]
 MAX_API_KEYS_PER_USER = 25
@@ -53,8 +57,13 @@ class AuthContext:
 
     connection: ConnectionFactory
     redis: Any
-    ring: tokens.KeyRing
     settings: Settings
+
+    @property
+    def ring(self) -> KeyRing:
+        """The signing keys, loaded when a token is first issued (Secrets Manager on AWS): most
+        requests (me, API keys, users) sign nothing and need neither the keys nor the JWT library."""
+        return key_ring()
 
 
 # ---------------------------------------------------------------- lockout
@@ -155,11 +164,13 @@ def register(
 
 
 def _issue(ctx: AuthContext, conn: Any, user: UserRecord, family_id: str | None) -> Session:
-    refresh, refresh_hash = tokens.generate_refresh_token()
+    from claw_common.auth.tokens import issue_access_token
+
+    refresh, refresh_hash = generate_refresh_token()
     RefreshTokenRepository(conn).add(
         token_hash=refresh_hash, family_id=family_id, user_id=user.id, ttl_s=ctx.settings.refresh_token_ttl_s
     )
-    access = tokens.issue_access_token(
+    access = issue_access_token(
         ctx.ring,
         user_id=user.id,
         role=user.role,
@@ -196,7 +207,7 @@ def login(ctx: AuthContext, throttle: LoginThrottle, *, email: str, password: st
 def refresh(ctx: AuthContext, refresh_token: str) -> Session:
     """Rotate: the presented token is used up and its successor joins the family. A token
     presented a second time (stolen or replayed) revokes the whole family."""
-    token_hash = tokens.sha256_hex(refresh_token)
+    token_hash = sha256_hex(refresh_token)
     reused_family: str | None = None
     with ctx.connection() as conn:
         repo = RefreshTokenRepository(conn)
@@ -227,7 +238,7 @@ def logout(ctx: AuthContext, *, user_id: str, refresh_token: str | None) -> None
         if refresh_token is None:
             repo.revoke_user(user_id)
             return
-        row = repo.lock(tokens.sha256_hex(refresh_token))
+        row = repo.lock(sha256_hex(refresh_token))
         # Another user's token is treated like an unknown one: nothing happens.
         if row is not None and row.user_id == user_id:
             repo.revoke_family(row.family_id)
@@ -257,7 +268,7 @@ def get_profile(ctx: AuthContext, user_id: str) -> UserOut:
 
 def create_api_key(ctx: AuthContext, *, user_id: str, name: str) -> ApiKeyCreated:
     """A new key for the caller; the full key is in the result and nowhere else, ever."""
-    new = tokens.generate_api_key()
+    new = generate_api_key()
     with ctx.connection() as conn:
         repo = ApiKeyRepository(conn)
         # Serialise a user's key creations so the limit holds under concurrency.
@@ -302,7 +313,7 @@ class UserPosition(BaseModel):
 
 def user_position(cursor: str) -> tuple[datetime, str]:
     position: UserPosition = decode_cursor(cursor, UserPosition)
-    if not tokens.is_user_id(position.i):
+    if not is_user_id(position.i):
         raise invalid_cursor()
     return position.c, position.i
 
@@ -339,8 +350,9 @@ def update_user(ctx: AuthContext, *, actor_id: str, user_id: str, changes: dict[
 
 
 @lru_cache(maxsize=1)
-def key_ring() -> tokens.KeyRing:
+def key_ring() -> KeyRing:
     """The signing keys, read once per container (Secrets Manager on AWS)."""
+    from claw_common.auth import tokens
     from claw_common.aws import aws_client
 
     settings = get_settings()
@@ -352,7 +364,7 @@ def auth_context() -> AuthContext:
     from claw_common.data import db
     from claw_common.data.cache import get_redis
 
-    return AuthContext(connection=db.connection, redis=get_redis(), ring=key_ring(), settings=get_settings())
+    return AuthContext(connection=db.connection, redis=get_redis(), settings=get_settings())
 
 
 def login_throttle(ctx: AuthContext) -> LoginThrottle:

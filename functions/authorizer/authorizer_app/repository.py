@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from claw_common.auth import tokens
+from claw_common.auth.credentials import is_user_id
 
 API_KEY_COLUMNS = "id::text AS id, name, prefix, created_at, last_used_at"
 
@@ -88,7 +88,7 @@ class ApiKeyRepository:
 
     def revoke(self, *, user_id: str, key_id: str) -> bool:
         """Revoke the caller's active key; False when there is no such key of theirs."""
-        if not tokens.is_user_id(key_id):
+        if not is_user_id(key_id):
             return False
         cur = self.conn.execute(
             "UPDATE api_keys SET revoked_at = now() WHERE id = %s AND user_id = %s AND revoked_at IS NULL",

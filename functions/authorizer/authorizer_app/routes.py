@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import ValidationError
 
 from authorizer_app import logic
@@ -24,11 +24,12 @@ from authorizer_app.models import (
 )
 from claw_common.auth.caller import Caller
 from claw_common.errors import Forbidden, ValidationFailed
+from claw_common.http.app import api_router
 from claw_common.http.client_ip import client_ip
 from claw_common.http.pagination import Cursor, Limit
 from claw_common.http.security import AdminDep, CallerDep
 
-router = APIRouter()
+router = api_router()
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from chat_app import chat_logic, conversation_logic
 from chat_app.models import ChatRequest, ChatResponse, Message, MessageCreate, MessagePage
 from claw_ai.answering.pipeline import DEFAULT_DEADLINE_S
+from claw_common.http.app import api_router
 from claw_common.http.pagination import Cursor, Limit
 from claw_common.http.security import CallerDep
 
-router = APIRouter(prefix="/conversations", tags=["chat"])
+router = api_router("/conversations", tags=["chat"])
 
 # Seconds kept back from the Lambda's remaining time to store the answer and respond.
 RESPONSE_RESERVE_S = 3.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from chat_app import conversation_logic as logic
 from chat_app.models import (
@@ -15,10 +15,11 @@ from chat_app.models import (
     ConversationType,
     ConversationUpdate,
 )
+from claw_common.http.app import api_router
 from claw_common.http.pagination import Cursor, Limit
 from claw_common.http.security import CallerDep
 
-router = APIRouter(prefix="/conversations", tags=["conversations"])
+router = api_router("/conversations", tags=["conversations"])
 
 
 @router.post("", status_code=201, response_model=Conversation, summary="Create a conversation")

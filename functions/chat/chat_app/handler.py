@@ -6,7 +6,7 @@ from chat_app.chat import router as chat_router
 from chat_app.conversations import router as conversations_router
 from chat_app.usage import router as usage_router
 from chat_app.ws import handle_websocket_event
-from claw_common.http.app import API_PREFIX, create_app
+from claw_common.http.app import create_app, mount
 from claw_common.http.entry import api_entry
 
 app = create_app(
@@ -14,7 +14,5 @@ app = create_app(
     "Conversations and messages, answers from GLM-4 (or the offline provider) with sources, token and cost usage.",
     "/openapi/chat.json",
 )
-app.include_router(conversations_router, prefix=API_PREFIX)
-app.include_router(chat_router, prefix=API_PREFIX)
-app.include_router(usage_router, prefix=API_PREFIX)
+mount(app, conversations_router, chat_router, usage_router)
 lambda_handler = api_entry(app, websocket=handle_websocket_event)

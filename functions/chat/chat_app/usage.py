@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from chat_app import usage_logic as logic
 from chat_app.models import UUID_PATTERN, UsageReport
+from claw_common.http.app import api_router
 from claw_common.http.security import CallerDep
 
-router = APIRouter(tags=["usage"])
+router = api_router(tags=["usage"])
 
 # Days a usage report may name: the ranges are computed with dates, which end at year 9999.
 FIRST_DAY = date(2000, 1, 1)

@@ -15,12 +15,13 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from claw_common.errors import NotFound
+from claw_common.http.app import api_router
 
-router = APIRouter(tags=["documentation"])
+router = api_router(tags=["documentation"])
 
 DOCUMENT = Path(__file__).with_name("openapi.json")
 # The Swagger UI files the page uses; nothing else of the package is served.

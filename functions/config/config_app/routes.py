@@ -11,11 +11,12 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi import Body, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from claw_common.errors import BadRequest
 from claw_common.health import check_health
+from claw_common.http.app import api_router
 from claw_common.http.pagination import Cursor, Limit
 from claw_common.http.security import AdminDep, CallerDep
 from config_app import reads, transfer, writes
@@ -36,7 +37,7 @@ from config_app.models import (
     RollbackRequest,
 )
 
-router = APIRouter()
+router = api_router()
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='The expected version, e.g. `"3"`.')]
 

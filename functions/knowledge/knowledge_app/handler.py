@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claw_common.http.app import API_PREFIX, create_app
+from claw_common.http.app import create_app, mount
 from claw_common.http.entry import api_entry
 from knowledge_app.routes import router
 
@@ -11,5 +11,5 @@ app = create_app(
     "Knowledge bases and their documents, chunks, vector and hybrid search, hit testing and reindexing.",
     "/openapi/knowledge.json",
 )
-app.include_router(router, prefix=API_PREFIX)
+mount(app, router)
 lambda_handler = api_entry(app)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import File, Form, Query, Response, UploadFile
 
+from claw_common.http.app import api_router
 from claw_common.http.pagination import Cursor, Limit
 from claw_common.http.security import CallerDep
 from knowledge_app import document_logic, kb_logic, query_logic
@@ -25,7 +26,7 @@ from knowledge_app.models import (
     UploadUrlRequest,
 )
 
-router = APIRouter(prefix="/knowledge", tags=["knowledge"])
+router = api_router("/knowledge", tags=["knowledge"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such knowledge base (or document) of the caller."}
 }
