@@ -1,7 +1,7 @@
 """The authorizer's few settings, read once at cold start.
 
-Why not ``claw_common.settings``: that module is a pydantic-settings model, and importing
-pydantic + pydantic-settings costs more cold-start time than this whole function is allowed
+Why not ``claw_common.settings``: that module is a pydantic model, and importing pydantic
+costs more cold-start time than this whole function is allowed
 (it runs before every uncached request). House style allows the simpler thing where
 pydantic does not fit: a frozen dataclass built from the environment once, failing loudly
 when a required value is missing, with the same variable names as ``Settings``.
