@@ -278,7 +278,9 @@ def _run_config(quick: bool, n: int, section: Section | None, *, peer: bool = Tr
         method=(
             f"{n:,} synthetic chunks (clustered random unit vectors, dim {dim}; half of them in the largest tenth "
             "of the knowledge bases, the rest spread over the others; "
-            f"{OWNERS} owners), COPY-loaded as halfvec; ours: a partial HNSW index per knowledge base past "
+            f"{OWNERS} owners) in documents of {DOC_CHUNKS[0]}–{DOC_CHUNKS[1]} chunks, COPY-loaded as halfvec a "
+            "document at a time in random order (as ingest writes them), then `VACUUM (ANALYZE)` (as autovacuum "
+            "would after such a load); ours: a partial HNSW index per knowledge base past "
             "`vector_index.HNSW_MIN_CHUNKS` (exact search below); the peer: its global HNSW (m=16, "
             "ef_construction=64) built after the load. "
             f"{queries} queries, each filtered to one knowledge base (its owner's), near one of that knowledge "
@@ -399,14 +401,18 @@ def _run_config(quick: bool, n: int, section: Section | None, *, peer: bool = Tr
     section.table(f"Load times, {n:,} chunks, {KBS} knowledge bases, s", ["step", "seconds"], timings)
     vec = results["ours vector"]
     hyb = results["ours hybrid"]
+    load = os.getloadavg()[0]
     for name, r in (("vector", vec), ("hybrid", hyb)):
+        met = r["p95"] <= TARGET_P95_MS and r["recall"] >= TARGET_RECALL
+        split = "; ".join(f"{kind}: p95 {p95:.1f} ms" for mode, kind, _, _, p95 in by_size if mode == name)
+        why = f"{split}; load average {load:.1f} on {os.cpu_count()} cores at the end of the run"
         section.targets.append(
             Target(
                 f"filtered retrieval ({name}) at {n:,} chunks, {KBS} KBs",
                 f"p95 ≤ {TARGET_P95_MS:.0f} ms, recall@10 ≥ {TARGET_RECALL}",
                 f"p95 {r['p95']:.1f} ms, recall@10 {r['recall']:.3f}",
-                r["p95"] <= TARGET_P95_MS and r["recall"] >= TARGET_RECALL,
-                "" if n >= 100_000 else "quick suite: 10k chunks, the target is for 100k",
+                met,
+                why if n >= 100_000 else f"quick suite: 10k chunks, the target is for 100k ({why})",
             )
         )
     section.data.setdefault("rows", {})[KBS] = rows
