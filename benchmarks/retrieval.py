@@ -245,6 +245,8 @@ def _write_scale_report(section: Section, n: int, seconds: float) -> None:
         lines.append("|" + "|".join("---" for _ in table.headers) + "|")
         lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.rows]
         lines.append("")
+    if section.chart:
+        lines += [f"![latency and recall]({section.chart})", ""]
     lines += ["## Targets (stated for 100k chunks; measured here at this scale)", ""]
     lines += [f"- {t.name}: {t.measured} ({'met' if t.met else 'missed'}; goal {t.goal})" for t in section.targets]
     lines += ["", *[f"- {note}" for note in section.notes], ""]
@@ -255,7 +257,7 @@ def _write_scale_report(section: Section, n: int, seconds: float) -> None:
 def _scale_headline() -> str:
     """The first line of each target in the scaled report, for the full suite's note."""
     found = [
-        line[2:].split(" (")[0]
+        line[2:].rsplit(" (", 1)[0].replace("filtered retrieval ", "")
         for line in SCALE_REPORT.read_text(encoding="utf-8").splitlines()
         if line.startswith("- filtered retrieval")
     ]
@@ -281,14 +283,23 @@ def _run_config(quick: bool, n: int, section: Section | None, *, peer: bool = Tr
             f"{OWNERS} owners) in documents of {DOC_CHUNKS[0]}–{DOC_CHUNKS[1]} chunks, COPY-loaded as halfvec a "
             "document at a time in random order (as ingest writes them), then `VACUUM (ANALYZE)` (as autovacuum "
             "would after such a load); ours: a partial HNSW index per knowledge base past "
-            "`vector_index.HNSW_MIN_CHUNKS` (exact search below); the peer: its global HNSW (m=16, "
-            "ef_construction=64) built after the load. "
-            f"{queries} queries, each filtered to one knowledge base (its owner's), near one of that knowledge "
+            "`vector_index.HNSW_MIN_CHUNKS` (exact search below); "
+            + (
+                "the peer: its global HNSW (m=16, ef_construction=64) built after the load. "
+                if peer
+                else "no peer at this scale (its global graph alone would take longer than the rest). "
+            )
+            + f"{queries} queries, each filtered to one knowledge base (its owner's), near one of that knowledge "
             "base's clusters. Ours: `claw_ai.retrieval.search.search_chunks` (vector / hybrid), top 10. "
             "Exact: the same call with `SET LOCAL enable_indexscan = off` (ORDER BY exact distance over the "
             "filtered rows; vector mode also checked against numpy). "
-            "Peer: `PGVector.similarity_search_with_score_by_vector(k=10)` on the knowledge base's collection, "
-            "pgvector defaults. recall@10 = |found ∩ exact| / 10."
+            + (
+                "Peer: `PGVector.similarity_search_with_score_by_vector(k=10)` on the knowledge base's collection, "
+                "pgvector defaults. "
+                if peer
+                else ""
+            )
+            + "recall@10 = |found ∩ exact| / 10."
         ),
     )
     rng = np.random.default_rng(7)
