@@ -48,6 +48,37 @@ def test_embeddings_are_halfvec_without_a_global_index(db: Any) -> None:
     assert db.execute("SELECT to_regclass('chunks_embedding_hnsw_idx') AS idx").fetchone()["idx"] is None
 
 
+def test_the_keyword_vector_stays_in_the_row(db: Any) -> None:
+    # Keyword search reads tsv of every matching chunk: out of line it cost a TOAST fetch each.
+    storage = db.execute(
+        "SELECT attstorage AS storage FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'tsv'"
+    ).fetchone()["storage"]
+    assert storage == "m"  # main: compressed in the row if need be, out of line only as a last resort
+    dim = int(
+        db.execute(
+            "SELECT atttypmod AS dim FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'"
+        ).fetchone()["dim"]
+    )
+    _, kb, _ = _kb_with_chunks(db, 1, dim, np.random.default_rng(5))
+    # 45 distinct words: embedding, text, segmented text and tsvector together pass the 2 kB
+    # TOAST threshold; the texts go out of line, the tsvector (the largest value) stays.
+    words = " ".join(f"w{uuid.uuid4().hex[:8]}" for _ in range(45))
+    from pgvector import HalfVector
+
+    vector = np.ones(dim, dtype=np.float32) / np.sqrt(dim)
+    db.execute(
+        """INSERT INTO chunks (document_id, chunk_index, kb_id, owner_id, text, search_text, embedding)
+           SELECT document_id, 1, kb_id, owner_id, %s, %s, %s::halfvec FROM chunks WHERE kb_id = %s""",
+        (words, words, HalfVector(vector).to_text(), kb),
+    )
+    row = db.execute(
+        """SELECT pg_column_toast_chunk_id(tsv) AS tsv_toast, pg_column_size(tsv) AS tsv_size
+             FROM chunks WHERE kb_id = %s AND chunk_index = 1""",
+        (kb,),
+    ).fetchone()
+    assert row["tsv_size"] > 500 and row["tsv_toast"] is None
+
+
 def test_a_large_knowledge_base_gets_its_own_index_the_search_uses_and_loses_it_with_the_kb(
     db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,8 +10,8 @@ the whole table, and a ``WHERE kb_id = …`` applied afterwards can leave fewer 
 rows when the knowledge base is a small part of the table. pgvector 0.8's iterative scan
 keeps walking the graph until enough rows pass the filter (``hnsw.iterative_scan =
 relaxed_order``, bounded by ``hnsw.max_scan_tuples``); relaxed order may return rows
-slightly out of order, so the nearest candidates are materialised and re-ordered by exact
-distance.
+slightly out of order, so the nearest candidates are materialised and every one is then
+scored by its exact distance.
 
 Keyword candidates come from the ``tsv`` column (``to_tsvector('simple', segment_for_search(text))``)
 matched by any of the question's keyword terms, ordered by length-normalised ``ts_rank_cd``.
@@ -24,8 +24,11 @@ nothing (the knowledge base does not cover the question), in both modes. Ties go
 to the higher cosine, then the document title, id and chunk order, so identical knowledge
 bases rank identically.
 
-The SQL is in three small statements (``_vector_candidates``, ``_keyword_candidates``,
-``_score_candidates``) so the storage (vector type, per-knowledge-base indexes) can change in one place.
+Two statements, one transaction (docs/vector-store.md): ``_scope`` checks which knowledge bases
+are the owner's, lists their documents not in force and sets the search's ``SET LOCAL`` options;
+``_candidates`` finds both candidate lists, scores every candidate and counts each keyword term's
+document frequency, reading each matching chunk once. The storage (vector type,
+per-knowledge-base indexes) is only seen there.
 """
 
 from __future__ import annotations
@@ -112,14 +115,14 @@ def search_chunks(
     threshold = threshold_for(str(getattr(embedder, "name", ""))) if apply_threshold else None
 
     with conn.transaction():
-        excluded = _not_in_force(conn, owner_id, kb_list)
-        vector_rows = _vector_candidates(conn, owner_id, kb_list, query_vector, pool + len(excluded), excluded)
-        keyword_rows = _keyword_candidates(conn, owner_id, kb_list, terms, pool, excluded) if mode == "hybrid" else []
-        keys = list(dict.fromkeys([(r["document_id"], r["chunk_index"]) for r in vector_rows + keyword_rows]))
-        rows = _score_candidates(conn, owner_id, keys, query_vector, terms)
-        scorer = KeywordScorer.build(terms, *_term_statistics(conn, owner_id, kb_list, terms)) if terms else None
+        kbs, excluded = _scope(conn, owner_id, kb_list, pool)
+        rows: list[dict[str, Any]] = []
+        statistics: tuple[dict[str, int], int] | None = None
+        if kbs:
+            rows, statistics = _candidates(conn, owner_id, kbs, query_vector, pool, excluded, terms, mode)
+    scorer = KeywordScorer.build(terms, *statistics) if terms and statistics else None
 
-    scored = [_scored(row, scorer) for row in rows.values()]
+    scored = [_scored(row, scorer) for row in rows]
     vector_rank = _ranks(scored, lambda s: (-s["cosine"], *_tie(s)))
     keyword_rank = _ranks([s for s in scored if s["keyword"] > 0], lambda s: (-s["keyword"], -s["cosine"], *_tie(s)))
     if mode == "vector":
@@ -185,104 +188,103 @@ def _hit(
     )
 
 
-def _not_in_force(conn: Any, owner_id: str, kb_ids: list[str]) -> list[str]:
-    """Documents of these knowledge bases that are superseded or outside their validity period."""
+def _scope(conn: Any, owner_id: str, kb_ids: list[str], pool: int) -> tuple[list[str], list[str]]:
+    """The owner's knowledge bases among ``kb_ids`` and their documents not in force (superseded or
+    outside their validity period), and the search settings of this transaction, in one round trip.
+
+    ``set_config(..., true)`` is ``SET LOCAL``: it lasts until the end of the surrounding transaction.
+    ``ef_search`` covers the vector list plus the rows the filter on excluded documents may drop.
+    Large knowledge bases have a partial HNSW index (``WHERE kb_id = ...``): a custom plan sees the
+    kb id and can prove the predicate; small ones are searched exactly (claw_ai.retrieval.vector_index).
+    """
+    row = conn.execute(
+        """WITH owned AS (
+               SELECT coalesce(array_agg(k.id::text), '{}') AS kbs FROM knowledge_bases k
+                WHERE k.owner_id = %(owner)s AND k.id = ANY(%(kbs)s::uuid[])),
+           excluded AS (
+               SELECT coalesce(array_agg(d.id::text), '{}') AS ids FROM documents d
+                WHERE d.owner_id = %(owner)s AND d.kb_id = ANY(%(kbs)s::uuid[])
+                  AND (d.superseded_by IS NOT NULL OR d.valid_from > now() OR d.valid_until <= now()))
+           SELECT owned.kbs, excluded.ids AS excluded,
+                  set_config('hnsw.ef_search', greatest(%(ef)s, %(pool)s + cardinality(excluded.ids))::text, true),
+                  set_config('hnsw.iterative_scan', 'relaxed_order', true),
+                  set_config('hnsw.max_scan_tuples', %(max_scan)s, true),
+                  set_config('plan_cache_mode', 'force_custom_plan', true)
+             FROM owned, excluded""",
+        {"owner": owner_id, "kbs": kb_ids, "ef": EF_SEARCH, "pool": pool, "max_scan": str(MAX_SCAN_TUPLES)},
+    ).fetchone()
+    return list(row["kbs"]), list(row["excluded"])
+
+
+_KEYWORD_CTES = """,
+           matching AS MATERIALIZED (
+               SELECT c.document_id, c.chunk_index, c.tsv FROM chunks c
+                WHERE c.owner_id = %(owner)s AND c.kb_id = ANY(%(kbs)s::uuid[])
+                  AND c.tsv @@ to_tsquery('simple', %(q)s)),
+           ranked AS (
+               SELECT m.document_id, m.chunk_index FROM matching m
+                WHERE m.document_id <> ALL(%(excluded)s::uuid[])
+                ORDER BY ts_rank_cd(m.tsv, to_tsquery('simple', %(q)s), %(norm)s) DESC, m.document_id, m.chunk_index
+                LIMIT %(n_keyword)s)"""
+_STATISTICS = """,
+                  ARRAY(SELECT (SELECT count(*) FROM matching m WHERE m.tsv @@ to_tsquery('simple', t.term))
+                          FROM unnest(%(terms)s::text[]) WITH ORDINALITY AS t(term, i) ORDER BY t.i) AS df,
+                  (SELECT count(*) FROM chunks a WHERE a.kb_id = ANY(%(kbs)s::uuid[])) AS total"""
+
+
+def _candidates(
+    conn: Any,
+    owner_id: str,
+    kb_ids: list[str],
+    vector: Any,
+    pool: int,
+    excluded: list[str],
+    terms: list[str],
+    mode: str,
+) -> tuple[list[dict[str, Any]], tuple[dict[str, int], int] | None]:
+    """Both candidate lists, every candidate scored, and the keyword statistics, in one statement.
+
+    * ``nearest``: the ``pool`` nearest chunks (plus as many as excluded documents may drop), by
+      the per-knowledge-base HNSW index or exactly. The iterative scan's relaxed order may return
+      rows slightly out of order, so the list is materialised and re-ordered by exact distance.
+    * ``matching``: the chunks holding any of the question's terms, read once: the hybrid keyword
+      list (``ranked``, by length-normalised ``ts_rank_cd``) and each term's document frequency
+      come from the same rows (every chunk holding one term holds the disjunction).
+    * every candidate of either list: its cosine distance, the terms it holds and its display fields.
+    * ``total``: the knowledge bases' chunk count (``kb_id`` index; ownership was checked by ``_scope``).
+    """
+    keyword_ctes = _KEYWORD_CTES if terms else ""
+    keyword_keys = "UNION SELECT document_id, chunk_index FROM ranked" if terms and mode == "hybrid" else ""
+    statistics = _STATISTICS if terms else ""
     rows = conn.execute(
-        """SELECT id::text AS id FROM documents
-            WHERE owner_id = %(owner)s AND kb_id = ANY(%(kbs)s::uuid[])
-              AND (superseded_by IS NOT NULL OR valid_from > now() OR valid_until <= now())""",
-        {"owner": owner_id, "kbs": kb_ids},
-    ).fetchall()
-    return [r["id"] for r in rows]
-
-
-def _vector_candidates(
-    conn: Any, owner_id: str, kb_ids: list[str], vector: Any, limit: int, excluded: list[str]
-) -> list[dict[str, Any]]:
-    # SET LOCAL lasts until the end of the surrounding transaction only.
-    conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, limit)}")
-    conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-    conn.execute(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}")
-    # Large knowledge bases have a partial HNSW index (WHERE kb_id = ...): a custom plan sees the
-    # kb id and can prove the predicate; small ones are searched exactly (claw_ai.retrieval.vector_index).
-    conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-    return conn.execute(
-        """WITH nearest AS MATERIALIZED (
-               SELECT c.document_id, c.chunk_index, c.embedding <=> %(v)s::halfvec AS distance
-                 FROM chunks c
+        f"""WITH nearest AS MATERIALIZED (
+               SELECT c.document_id, c.chunk_index FROM chunks c
                 WHERE c.owner_id = %(owner)s AND c.kb_id = ANY(%(kbs)s::uuid[])
                   AND c.document_id <> ALL(%(excluded)s::uuid[])
                 ORDER BY c.embedding <=> %(v)s::halfvec
-                LIMIT %(n)s)
-           SELECT document_id::text AS document_id, chunk_index, distance
-             FROM nearest
-            ORDER BY distance, document_id, chunk_index""",
-        {"v": vector, "owner": owner_id, "kbs": kb_ids, "n": limit, "excluded": excluded},
-    ).fetchall()
-
-
-def _keyword_candidates(
-    conn: Any, owner_id: str, kb_ids: list[str], terms: list[str], limit: int, excluded: list[str]
-) -> list[dict[str, Any]]:
-    if not terms:
-        return []
-    return conn.execute(
-        """SELECT c.document_id::text AS document_id, c.chunk_index
-             FROM chunks c, to_tsquery('simple', %(q)s) q
-            WHERE c.owner_id = %(owner)s AND c.kb_id = ANY(%(kbs)s::uuid[]) AND c.tsv @@ q
-              AND c.document_id <> ALL(%(excluded)s::uuid[])
-            ORDER BY ts_rank_cd(c.tsv, q, %(norm)s) DESC, c.document_id, c.chunk_index
-            LIMIT %(n)s""",
-        {
-            "q": " | ".join(terms),  # letters and digits only: safe as to_tsquery input
-            "owner": owner_id,
-            "kbs": kb_ids,
-            "n": limit,
-            "excluded": excluded,
-            "norm": TS_RANK_NORMALISATION,
-        },
-    ).fetchall()
-
-
-def _score_candidates(
-    conn: Any, owner_id: str, keys: list[Key], vector: Any, terms: list[str]
-) -> dict[Key, dict[str, Any]]:
-    """Cosine distance, matched keyword terms and display fields of each candidate."""
-    if not keys:
-        return {}
-    rows = conn.execute(
-        """SELECT c.document_id::text AS document_id, c.chunk_index, c.kb_id::text AS kb_id, c.text,
+                LIMIT %(n_vector)s){keyword_ctes},
+           keys AS (SELECT document_id, chunk_index FROM nearest {keyword_keys})
+           SELECT c.document_id::text AS document_id, c.chunk_index, c.kb_id::text AS kb_id, c.text,
                   c.heading_path, c.page, c.row, d.title, c.embedding <=> %(v)s AS distance,
                   ARRAY(SELECT t FROM unnest(%(terms)s::text[]) AS t
-                         WHERE c.tsv @@ to_tsquery('simple', t)) AS matched
-             FROM chunks c
+                         WHERE c.tsv @@ to_tsquery('simple', t)) AS matched{statistics}
+             FROM keys k
+             JOIN chunks c ON c.document_id = k.document_id AND c.chunk_index = k.chunk_index
              JOIN documents d ON d.id = c.document_id
-             JOIN unnest(%(docs)s::uuid[], %(idx)s::int[]) AS k(document_id, chunk_index)
-               ON k.document_id = c.document_id AND k.chunk_index = c.chunk_index
-            WHERE c.owner_id = %(owner)s""",
+            WHERE c.owner_id = %(owner)s""",  # noqa: S608 - the composed parts are constants; values are parameters
         {
-            "docs": [k[0] for k in keys],
-            "idx": [k[1] for k in keys],
-            "owner": owner_id,
             "v": vector,
+            "owner": owner_id,
+            "kbs": kb_ids,
+            "excluded": excluded,
+            "n_vector": pool + len(excluded),
+            "n_keyword": pool,
+            "q": " | ".join(terms),  # letters and digits only: safe as to_tsquery input
+            "norm": TS_RANK_NORMALISATION,
             "terms": terms,
         },
     ).fetchall()
-    return {(r["document_id"], r["chunk_index"]): r for r in rows}
-
-
-def _term_statistics(conn: Any, owner_id: str, kb_ids: list[str], terms: list[str]) -> tuple[dict[str, int], int]:
-    """How many chunks of the knowledge bases hold each term, and how many chunks there are."""
-    rows = conn.execute(
-        """SELECT t.term,
-                  (SELECT count(*) FROM chunks c
-                    WHERE c.owner_id = %(owner)s AND c.kb_id = ANY(%(kbs)s::uuid[])
-                      AND c.tsv @@ to_tsquery('simple', t.term)) AS df
-             FROM unnest(%(terms)s::text[]) AS t(term)""",
-        {"owner": owner_id, "kbs": kb_ids, "terms": terms},
-    ).fetchall()
-    total = conn.execute(
-        "SELECT count(*) AS n FROM chunks WHERE owner_id = %(owner)s AND kb_id = ANY(%(kbs)s::uuid[])",
-        {"owner": owner_id, "kbs": kb_ids},
-    ).fetchone()
-    return {r["term"]: int(r["df"]) for r in rows}, int(total["n"])
+    if not rows or not terms:
+        return rows, None
+    df = rows[0]["df"]
+    return rows, ({t: int(n) for t, n in zip(terms, df, strict=True)}, int(rows[0]["total"]))

@@ -1,0 +1,14 @@
+-- Keep the keyword vector in the row (docs/vector-store.md).
+--
+-- Every keyword search reads `tsv` of each chunk that matches a question term (to rank it
+-- and to count each term's document frequency). With the default EXTENDED storage a chunk
+-- row (a 1 KB halfvec kept inline, the text, the segmented text, the tsvector) passes the
+-- 2 kB TOAST threshold and PostgreSQL moved the largest value, the tsvector, out of line:
+-- each matching chunk cost a TOAST index probe and a TOAST page besides its heap page.
+-- MAIN keeps it in the row (compressed if need be); the text and the segmented text, read
+-- only for the few chunks shown, go out of line first.
+--
+-- Catalog only, instant: rows written from now on (every ingest or re-ingest of a document)
+-- are stored the new way; existing rows keep their layout until their document is ingested
+-- again. Nothing else changes, ingest writes the same columns.
+ALTER TABLE chunks ALTER COLUMN tsv SET STORAGE MAIN;
