@@ -19,6 +19,8 @@ import warnings
 from pathlib import Path
 
 AREAS = ("coldstart", "latency", "ingest", "retrieval", "ratelimit", "ocr")
+POSTGRES_SETTINGS = {"shared_buffers": os.environ.get("BENCH_PG_SHARED_BUFFERS", "1GB")}
+"""Server settings of the benchmark's own PostgreSQL (not of one given by ``BENCH_DATABASE_URL``)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,11 +66,20 @@ def main(argv: list[str] | None = None) -> int:
     from claw_local.platform import LocalPlatform
 
     print(f"starting the local platform in {data_dir} ...", flush=True)
+    database_url = os.environ.get("BENCH_DATABASE_URL") or None
+    stop_postgres = None
+    if database_url is None:
+        from claw_local.services import start_postgres
+
+        # PostgreSQL sized as a production server is: RDS gives shared_buffers 25% of the
+        # instance's memory (1 GB on a 4 GB instance); the development default is 128 MB, less
+        # than the 100k-chunk table and its indexes, which would put every search on the OS cache.
+        database_url, stop_postgres = start_postgres(data_dir / "postgres", settings=POSTGRES_SETTINGS)
     platform = LocalPlatform(
         data_dir,
         gateway_port=free_port(),
         aws_port=free_port(),
-        database_url=os.environ.get("BENCH_DATABASE_URL") or None,
+        database_url=database_url,
         redis_url=os.environ.get("BENCH_REDIS_URL") or None,
         extra_env={"POWERTOOLS_DEV": "false", "POWERTOOLS_LOG_LEVEL": "WARNING"},
     )
@@ -99,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(section)
     finally:
         platform.stop()
+        if stop_postgres is not None:
+            stop_postgres()
         shutil.rmtree(data_dir, ignore_errors=True)
 
     from benchmarks.report import write_report

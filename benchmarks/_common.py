@@ -198,6 +198,7 @@ def service_versions(database_url: str, redis_url: str) -> dict[str, str]:
     out: dict[str, str] = {}
     with psycopg.connect(database_url, autocommit=True) as conn:
         out["PostgreSQL"] = str(conn.execute("SHOW server_version").fetchone()[0])
+        out["PostgreSQL shared_buffers"] = str(conn.execute("SHOW shared_buffers").fetchone()[0])
         row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
         out["pgvector"] = str(row[0]) if row else "not installed"
     client = redis.Redis.from_url(redis_url)

