@@ -121,3 +121,15 @@ PENDING_SPLIT = {
 def test_no_module_holds_more_than_one_idea_by_size() -> None:
     too_long = {name for name, path in _modules().items() if len(path.read_text().splitlines()) > MAX_MODULE_LINES}
     assert too_long <= PENDING_SPLIT
+
+
+def test_no_test_uses_motos_in_process_mock() -> None:
+    # The session's platform runs moto's server in this process, on moto's global backends:
+    # leaving a ``mock_aws()`` block resets them, and with them the platform's queues and keys.
+    needle = "mock" + "_aws("
+    users = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "tests").rglob("*.py")
+        if needle in path.read_text(encoding="utf-8")
+    ]
+    assert users == []

@@ -1,13 +1,14 @@
 """Work ahead (ingest_app.ahead): what a batch's next records get prepared is exactly what they would compute.
 
-S3 is moto's in-process S3 (real boto3 client); parsing, chunking, the hash embedder and jieba
-segmentation are the real ones.
+S3 is the platform's emulator (a bucket of its own, without notifications; not ``mock_aws``,
+whose exit would reset the emulator's state under the session's platform); parsing, chunking,
+the hash embedder and jieba segmentation are the real ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -24,15 +25,13 @@ BUCKET = "ahead-tests"
 
 
 @pytest.fixture()
-def s3() -> Iterator[Any]:
-    import boto3
-    from moto import mock_aws
+def s3(platform: Any) -> Iterator[Any]:
+    from claw_common.aws import aws_client
 
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
+    client = aws_client("s3")
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=BUCKET)
-        yield client
+    yield client
 
 
 def _put_documents(s3: Any, count: int) -> list[tuple[str, bytes]]:
