@@ -125,7 +125,7 @@ def test_no_module_holds_more_than_one_idea_by_size() -> None:
 
 def test_no_test_uses_motos_in_process_mock() -> None:
     # The session's platform runs moto's server in this process, on moto's global backends:
-    # leaving a ``mock_aws()`` block resets them, and with them the platform's queues and keys.
+    # leaving a ``mock_aws`` block resets them, and with them the platform's queues and keys.
     needle = "mock" + "_aws("
     users = [
         str(path.relative_to(ROOT))
