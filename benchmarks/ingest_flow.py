@@ -65,6 +65,15 @@ class StageClock:
         setattr(module, name, getattr(module, name).__wrapped__)
 
 
+WHY_BELOW_EMBEDDER = (
+    "the next documents of a batch are embedded on a background thread while each one is written, but on 2 "
+    "cores the model shares the CPU with the handler's parsing, jieba segmentation and database writes, with "
+    "PostgreSQL itself, the S3/SQS emulator and the local SQS poller; the first document of each SQS batch and "
+    "the last one's write are not overlapped. Batch size is not the cause: the model embeds the same texts at "
+    "the same rate (~100 texts/s here) in batches of 8 and of 64."
+)
+
+
 def _install(clock: StageClock) -> list[tuple[Any, str]]:
     import ingest_app.handler as handler
     import ingest_app.logic as logic
@@ -337,12 +346,6 @@ def bulk_drop(section: Section, quick: bool, platform: Any) -> None:
             f"{share:.0%} ({pipeline_rate:.0f} vs {embedder_rate:.0f} chunks/s, {n} documents; per round "
             f"{min(per_round):.0%}–{max(per_round):.0%})",
             share >= TARGET_SHARE,
-            ""
-            if share >= TARGET_SHARE
-            else "documents are processed one after another in each SQS batch (as one Lambda environment does): "
-            "the next object downloads while a document embeds, but the database round trips of each document "
-            "(event record, lock, status, DELETE + COPY, commit), its parsing and segmentation, the cache and "
-            "the queue hand-offs still sit between embedding calls, and the pipeline embeds ~8 chunks per call "
-            "where the embedder alone gets batches of 64.",
+            "" if share >= TARGET_SHARE else WHY_BELOW_EMBEDDER,
         )
     )
