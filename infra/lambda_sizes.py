@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-from cfnlint.decode import cfn_yaml
 
 LAMBDA_LIMIT_MB = 250
 BUDGETS_MB = {"AuthorizerFunction": 40, "IngestFunction": 200, "MigrationFunction": 200, "OcrFunction": 200}
 """Budgets by function; any other function (the API's): API_BUDGET_MB."""
 API_BUDGET_MB = 120
 
+REGION = "us-east-1"
 ZHIPU_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:zhipu"
 CONFIGURATIONS: dict[str, dict[str, str]] = {
     "no Zhipu key, OfflineEmbeddings=Auto: embeds offline, with the offline embedder layer": {
@@ -40,47 +38,14 @@ def folder_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink()) / 1e6
 
 
-class Conditions:
-    """The template's conditions for some parameter values (the intrinsics conditions use)."""
-
-    def __init__(self, template: dict[str, Any], parameters: dict[str, str]) -> None:
-        self.values = {name: parameters.get(name, spec.get("Default")) for name, spec in template["Parameters"].items()}
-        self.values["AWS::NoValue"] = None
-        self.expressions = template.get("Conditions") or {}
-
-    def holds(self, name: str) -> bool:
-        return bool(self.resolve(self.expressions[name]))
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [v for v in (self.resolve(item) for item in value) if v is not None]
-        if not isinstance(value, dict) or len(value) != 1:
-            return value
-        ((key, arg),) = value.items()
-        if key == "Ref":
-            return self.values.get(arg, arg)  # a resource's Ref: its logical id
-        if key == "Condition":
-            return self.holds(arg)
-        if key == "Fn::If":
-            return self.resolve(arg[1] if self.holds(arg[0]) else arg[2])
-        if key == "Fn::Equals":
-            return self.resolve(arg[0]) == self.resolve(arg[1])
-        if key == "Fn::Not":
-            return not self.resolve(arg[0])
-        if key == "Fn::And":
-            return all(self.resolve(v) for v in arg)
-        if key == "Fn::Or":
-            return any(self.resolve(v) for v in arg)
-        if key == "Fn::Join":
-            return arg[0].join(str(v) for v in self.resolve(arg[1]))
-        return value
-
-
 def sizes(build_dir: Path, parameters: dict[str, str] | None = None) -> list[tuple[str, float, dict[str, float]]]:
     """(function, its own MB, {layer: MB}) for each function of the built template, with the
     layers it gets under ``parameters`` (default: the first of ``CONFIGURATIONS``)."""
-    template = cfn_yaml.load(str(build_dir / "template.yaml"))
-    conditions = Conditions(template, next(iter(CONFIGURATIONS.values())) if parameters is None else parameters)
+    from claw_local.template import Resolver, load_template
+
+    template = load_template(build_dir / "template.yaml")
+    # The local runtime's resolver: the template's conditions for these parameter values.
+    resolver = Resolver(template, next(iter(CONFIGURATIONS.values())) if parameters is None else parameters, REGION)
     resources = template["Resources"]
     layer_mb = {
         name: folder_mb(build_dir / res["Properties"]["ContentUri"])
@@ -92,7 +57,7 @@ def sizes(build_dir: Path, parameters: dict[str, str] | None = None) -> list[tup
         if res["Type"] != "AWS::Serverless::Function":
             continue
         props = res["Properties"]
-        layers = [lay for lay in conditions.resolve(props.get("Layers", [])) if lay in layer_mb]
+        layers = [lay for lay in resolver.resolve(props.get("Layers", [])) if lay in layer_mb]
         rows.append((name, folder_mb(build_dir / props["CodeUri"]), {lay: layer_mb[lay] for lay in layers}))
     return rows
 

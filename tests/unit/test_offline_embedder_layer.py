@@ -17,7 +17,8 @@ from claw_ai.offline_answer import OfflineProvider
 from claw_ai.providers import MissingOfflineEmbedder, OfflineEmbedderUnavailable, get_embedder
 from claw_ai.zhipu.embeddings import ZhipuEmbedder
 from claw_common.settings import Settings
-from infra.lambda_sizes import CONFIGURATIONS, Conditions
+from claw_local.template import Resolver, load_template
+from infra.lambda_sizes import CONFIGURATIONS, REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 EMBEDDING_FUNCTIONS = (
@@ -31,12 +32,10 @@ ZHIPU = "arn:aws:secretsmanager:us-east-1:123456789012:secret:zhipu"
 
 
 def _layers(parameters: dict[str, str]) -> dict[str, list[str]]:
-    from cfnlint.decode import cfn_yaml
-
-    template = cfn_yaml.load(str(ROOT / "infra" / "template.yaml"))
-    conditions = Conditions(template, parameters)
+    template = load_template(ROOT / "infra" / "template.yaml")
+    resolver = Resolver(template, parameters, REGION)  # as infra/lambda_sizes.py resolves them
     return {
-        name: conditions.resolve(res["Properties"].get("Layers", []))
+        name: resolver.resolve(res["Properties"].get("Layers", []))
         for name, res in template["Resources"].items()
         if res["Type"] == "AWS::Serverless::Function"
     }
