@@ -4,10 +4,12 @@ It runs before every request whose verdict API Gateway has not cached, so it sta
 no FastAPI, no pydantic, no settings model, no ``claw_common.observability`` and no Powertools
 (importing its package loads Logger, Metrics and Tracer): ``authorizer_app.log`` writes the
 same JSON lines with the standard library, the one exception to "one module creates the
-logger". Each request imports only what it needs, when it first needs it: redis for the
-principal's cached state, psycopg only when the cache misses or for API keys, boto3 only
-on AWS (the signing keys' secret); access tokens are verified with joserfc's HS256 parts
-alone (``claw_common.auth.jws_hs256``), no RSA/EC/x509.
+logger". The principal's cached state is read with ``claw_common.data.resp`` (GET and SET
+over a socket: importing redis-py would cost more than the rest of this function's cold
+start). Each request imports only what it needs, when it first needs it: psycopg only when
+the cache misses or for API keys, boto3 only on AWS (the signing keys' secret); access tokens
+are verified with joserfc's HS256 parts alone (``claw_common.auth.jws_hs256``), no
+RSA/EC/x509.
 
 Credentials (the identity source is the ``Authorization`` header, see docs/auth.md):
 
@@ -44,6 +46,8 @@ from typing import Any
 from authorizer_app.config import AuthorizerConfig
 from authorizer_app.log import JsonLogger
 from claw_common.auth import tokens, visitor_tokens
+from claw_common.data import resp
+from claw_common.data.breaker import CircuitBreaker
 from claw_common.data.credentials import DatabaseCredentials, connect_with_rotation
 from claw_common.http.client_ip import event_source_ip
 
@@ -156,29 +160,34 @@ def database() -> Database:
 
 
 @lru_cache(maxsize=1)
-def cache() -> Any:
-    from claw_common.data.redis_client import guarded_redis
-
+def cache() -> resp.RespClient:
+    """The principals' cache: GET/SET only, so RESP by hand rather than redis-py (see ``claw_common.data.resp``)."""
     cfg = config()
-    return guarded_redis(cfg.redis_url, cfg.redis_timeout_s)
+    breaker = CircuitBreaker(
+        "redis", failure_threshold=resp.FAILURE_THRESHOLD, reset_timeout_s=resp.OPEN_S, on_open=_log_open
+    )
+    return resp.RespClient(cfg.redis_url, cfg.redis_timeout_s, breaker=breaker)
+
+
+def _log_open(breaker: CircuitBreaker) -> None:
+    logger.warning(
+        "redis circuit opened: commands fail at once (the database answers)",
+        extra={"circuit": breaker.name, "open_s": breaker.reset_timeout_s},
+    )
 
 
 def _cache_get(key: str) -> dict[str, Any] | None:
-    import redis
-
     try:
         return tokens.decode_state(cache().get(key))
-    except (redis.RedisError, OSError):
+    except resp.CacheError:
         logger.warning("cache unavailable; asking the database", extra={"cache_key": key.split(":")[2]})
         return None
 
 
 def _cache_set(key: str, state: dict[str, Any], ttl: int) -> None:
-    import redis
-
     try:
         cache().set(key, tokens.encode_state(state), ex=ttl)
-    except (redis.RedisError, OSError):
+    except resp.CacheError:
         pass
 
 
@@ -228,11 +237,9 @@ def api_key_principal(key: str) -> tuple[str, str]:
 
 def _touch_api_key(key_id: str) -> None:
     """Record when the key was last used, at most once a minute per key."""
-    import redis
-
     try:
         first = cache().set(f"claw:auth:apikey-used:{key_id}", b"1", nx=True, ex=LAST_USED_RESOLUTION_S)
-    except (redis.RedisError, OSError):
+    except resp.CacheError:
         return
     if first:
         database().fetchone("UPDATE api_keys SET last_used_at = now() WHERE id = %s RETURNING 1", (key_id,))
