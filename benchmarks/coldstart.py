@@ -47,16 +47,15 @@ PROTOTYPES = {
 }
 API_FUNCTIONS = ("AuthFunction", "ChatFunction", "KnowledgeFunction", "ConfigFunction", "AssistantsFunction")
 BASELINE = "baseline"
+CACHE_MISS = "pyc, principal not cached"
 RATIO_TARGET = 0.35
 AUTHORIZER_TARGET_MS = 80.0
 AUTHORIZER_WHY = (
-    "what is left is redis-py, imported by the first request to read the user's state: `import redis` alone is "
-    "~560 M instructions (valgrind; asyncio ~240 M, importlib.metadata ~230 M, its own modules ~210 M), more "
-    "than the target by itself, and its package `__init__` imports `redis.asyncio` and the cluster client, so "
-    "there is no narrower import. The rest of a JWT request is ~15 ms: Powertools and joserfc's key, JWE, EC "
-    "and x509 code are no longer imported (a stdlib JSON logger in Powertools' format; HS256 checked with "
-    "joserfc's parsing and claims registry and a stdlib HMAC), and typing_extensions ships as .pyc. An API "
-    "key (cache miss) adds psycopg."
+    "the first request of a new environment reads the principal's state from Valkey over a socket "
+    "(claw_common.data.resp, standard library only: redis-py's import alone was ~75 ms) and checks HS256 with "
+    "joserfc's parsing and a stdlib HMAC; no Powertools (a stdlib JSON logger in Powertools' format), no "
+    "joserfc key/JWE/EC/x509 code, typing_extensions as .pyc. When the state is not cached the request "
+    "connects to PostgreSQL, and psycopg's import comes on top (the second figure)."
 )
 
 _PROBE = r"""
@@ -102,8 +101,8 @@ _IMPORTTIME = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s+)(\S+)\s*$
 # --------------------------------------------------------------------------- events
 
 
-def _events(platform: Any, workdir: Path) -> dict[str, Path]:
-    """One real event file per function, for a registered admin of the running platform."""
+def _events(platform: Any, workdir: Path) -> tuple[dict[str, Path], str]:
+    """One real event file per function, for a registered admin of the running platform, and the admin's id."""
     import sys
 
     from benchmarks._common import ROOT
@@ -156,7 +155,7 @@ def _events(platform: Any, workdir: Path) -> dict[str, Path]:
         path = workdir / f"{name}.json"
         path.write_text(json.dumps(event))
         paths[name] = path
-    return paths
+    return paths, str(s["user_id"])
 
 
 # --------------------------------------------------------------------------- runs
@@ -351,6 +350,28 @@ def _baseline_setup(python: str, layouts: dict[str, Any], workdir: Path) -> tupl
     return events, services
 
 
+class _PrincipalCache:
+    """The admin's cached state (``claw:auth:user:{id}``), as the API functions write it, set or removed
+    before an authorizer run: whether a new environment's first request finds it is the difference
+    between a cache read and a database connection (psycopg's import), so each run says which."""
+
+    def __init__(self, user_id: str) -> None:
+        import redis
+
+        from claw_common.auth import tokens
+
+        self.key = tokens.user_state_key(user_id)
+        self.value = tokens.encode_state({"active": True, "role": "admin", "tier": "enterprise"})
+        self.ttl_s = tokens.PRINCIPAL_CACHE_TTL_S
+        self.client = redis.Redis.from_url(os.environ["REDIS_URL"])
+
+    def cached(self) -> None:
+        self.client.set(self.key, self.value, ex=self.ttl_s)
+
+    def missing(self) -> None:
+        self.client.delete(self.key)
+
+
 def _interpreter_ms(python: str, runs: int) -> float:
     samples = []
     for _ in range(runs):
@@ -377,22 +398,30 @@ def _measure(
         outcomes["/".join(key)] = result["outcome"]
 
     with tempfile.TemporaryDirectory(prefix="claw-coldstart-") as tmp:
-        events = _events(platform, Path(tmp))
+        events, user_id = _events(platform, Path(tmp))
+        principal = _PrincipalCache(user_id)
         base_events, base_services = _baseline_setup(python, baseline, Path(tmp))
         prototypes = _prototype_layouts(python, layouts["pyc"]["ConfigFunction"], Path(tmp))
         for run_no in range(runs):
             log(f"cold starts: round {run_no + 1} of {runs}")
             for name, event in FUNCTIONS.items():
                 for variant in VARIANTS:
+                    if name == "AuthorizerFunction":
+                        principal.cached()
                     record((name, variant), _run_once(python, layouts[variant][name], events[event])[0])
                 if name in baseline:
                     result, _ = _run_once(python, baseline[name], base_events[name], services=base_services)
                     record((name, BASELINE), result)
             for label, layout in prototypes.items():
                 record((label, "pyc"), _run_once(python, layout, events["prototype"])[0])
+            principal.missing()
+            authorizer = layouts["pyc"]["AuthorizerFunction"]
+            record(("AuthorizerFunction", CACHE_MISS), _run_once(python, authorizer, events["authorizer"])[0])
         profiles = {}
         for name, event in FUNCTIONS.items():
             layout = layouts["pyc"][name]
+            if name == "AuthorizerFunction":
+                principal.cached()
             _, stderr = _run_once(python, layout, events[event], "-X", "importtime")
             profiles[name] = import_profile(stderr, layout.handler.rsplit(".", 1)[0])
     return samples, outcomes, profiles
@@ -474,13 +503,15 @@ def run(quick: bool, platform: Any = None) -> Section:
             section.targets.append(_api_target(name, statistics.median(new), med_base, strict, floors))
         if name == "AuthorizerFunction":
             med = statistics.median(new)
+            miss = statistics.median(totals[(name, CACHE_MISS)])
             section.targets.append(
                 Target(
                     "cold start authorizer",
                     f"≤ {AUTHORIZER_TARGET_MS:.0f} ms import + first request",
-                    f"{med:.0f} ms (median of {len(new)})",
+                    f"{med:.0f} ms (median of {len(new)}, an access token, the user's state cached as the APIs "
+                    f"keep it); {miss:.0f} ms when the state is not cached (a database read)",
                     med <= AUTHORIZER_TARGET_MS,
-                    "" if med <= AUTHORIZER_TARGET_MS else AUTHORIZER_WHY,
+                    AUTHORIZER_WHY,
                 )
             )
     section.table(
@@ -499,6 +530,22 @@ def run(quick: bool, platform: Any = None) -> Section:
             f"1st response ({BASELINE_COMMIT})",
         ],
         rows,
+    )
+    authorizer_rows = [
+        [
+            label,
+            statistics.median(imports[("AuthorizerFunction", key)]),
+            statistics.median(firsts[("AuthorizerFunction", key)]),
+            statistics.median(totals[("AuthorizerFunction", key)]),
+            percentile(totals[("AuthorizerFunction", key)], 90),
+            outcomes[f"AuthorizerFunction/{key}"],
+        ]
+        for label, key in (("state cached (the APIs keep it ~30 s)", "pyc"), ("state not cached", CACHE_MISS))
+    ]
+    section.table(
+        "AuthorizerFunction: an access token's first request, the user's state cached or not, ms (.pyc)",
+        ["principal state", "import", "1st request", "total", "p90", "1st response"],
+        authorizer_rows,
     )
     proto_rows = [
         [
