@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -23,7 +24,10 @@ def _cfn_event(request_type: str, response_url: str) -> dict[str, Any]:
     }
 
 
-def test_create_applies_migrations_and_reports_success(platform: Any) -> None:
+def test_create_applies_migrations_sweeps_orphan_vector_indexes_and_reports_success(platform: Any, db: Any) -> None:
+    # Given the vector index of a knowledge base that no longer exists (its drop had timed out)
+    orphan = "chunks_hnsw_" + uuid.uuid4().hex
+    db.execute(f"CREATE INDEX {orphan} ON chunks (chunk_index) WHERE kb_id = '{uuid.uuid4()}'::uuid")
     received: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -49,4 +53,5 @@ def test_create_applies_migrations_and_reports_success(platform: Any) -> None:
 
     assert result["Status"] == "SUCCESS"
     assert [r["Status"] for r in received] == ["SUCCESS", "SUCCESS"]
+    assert db.execute("SELECT to_regclass(%s) AS idx", (orphan,)).fetchone()["idx"] is None
     assert received[0]["LogicalResourceId"] == "DatabaseMigrations" and received[0]["RequestId"] == "req-1"

@@ -134,9 +134,64 @@ def test_a_large_knowledge_base_gets_its_own_index_the_search_uses_and_loses_it_
         )
         assert hits[0].chunk_index == 7
 
-    vector_index.drop_index(db, big_kb)
+    vector_index.drop_index(big_kb)
     assert vector_index.index_state(db, big_kb) == "none"
     vector_index.ensure_index(big_kb)
     db.execute("DELETE FROM knowledge_bases WHERE id = %s", (big_kb,))
-    assert vector_index.index_name(big_kb) in vector_index.drop_orphans(db)
+    assert vector_index.index_name(big_kb) in vector_index.sweep_orphans()
     assert vector_index.index_state(db, big_kb) == "none"
+
+
+def test_dropping_an_index_waits_for_open_writes_without_blocking_anyone_else(db: Any) -> None:
+    import threading
+
+    import psycopg
+
+    from claw_ai.retrieval import vector_index
+
+    dim = int(
+        db.execute(
+            "SELECT atttypmod AS dim FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'"
+        ).fetchone()["dim"]
+    )
+    rng = np.random.default_rng(11)
+    _, gone_kb, _ = _kb_with_chunks(db, 20, dim, rng)
+    _, busy_kb, _ = _kb_with_chunks(db, 5, dim, rng)
+    vector_index.build_index(db, gone_kb, concurrently=False)
+    db.execute("DELETE FROM knowledge_bases WHERE id = %s", (gone_kb,))
+    # Given an ingest transaction of another knowledge base, still open on chunks
+    writer = psycopg.connect(db.info.dsn)
+    writer.execute("DELETE FROM chunks WHERE kb_id = %s AND chunk_index = 4", (busy_kb,))
+    # When the deleted knowledge base's index is dropped meanwhile
+    errors: list[BaseException] = []
+
+    def drop() -> None:
+        try:
+            vector_index.drop_index(gone_kb)
+        except BaseException as exc:
+            errors.append(exc)
+
+    dropping = threading.Thread(target=drop)
+    dropping.start()
+    try:
+        from tests.conftest import wait_for
+
+        wait_for(
+            lambda: db.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'DROP INDEX%%' AND wait_event_type = 'Lock'"
+            ).fetchone(),
+            timeout=10,
+        )
+        # Then the drop waits for the writer, and a search of anyone else is answered meanwhile
+        # (a plain DROP INDEX would hold every reader of chunks behind its ACCESS EXCLUSIVE lock)
+        with psycopg.connect(db.info.dsn, autocommit=True) as reader:
+            reader.execute("SET lock_timeout = '2s'")
+            count = reader.execute("SELECT count(*) FROM chunks WHERE kb_id = %s", (busy_kb,)).fetchone()
+        assert count == (5,)
+        assert vector_index.index_state(db, gone_kb) != "none" and dropping.is_alive()
+    finally:
+        writer.commit()
+        writer.close()
+        dropping.join(timeout=15)
+    # And once the writer committed, the index is gone
+    assert not errors and vector_index.index_state(db, gone_kb) == "none"

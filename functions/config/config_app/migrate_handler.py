@@ -1,7 +1,9 @@
 """CloudFormation custom resource: apply the layer's SQL migrations on every deploy.
 
-Create and Update apply pending migrations (idempotent, under an advisory lock); Delete
-does nothing, because a stack deletion must never drop customer data.
+Create and Update apply pending migrations (idempotent, under an advisory lock), then drop the
+vector indexes of deleted knowledge bases that a deletion could not drop at the time
+(``vector_index.sweep_orphans``; a failure there is logged, not a failed deploy). Delete does
+nothing, because a stack deletion must never drop customer data.
 """
 
 from __future__ import annotations
@@ -34,6 +36,20 @@ def _respond(event: dict[str, Any], context: LambdaContext, status: str, reason:
         pass
 
 
+def _sweep_vector_indexes() -> None:
+    import psycopg
+
+    from claw_ai.retrieval import vector_index
+
+    try:
+        dropped = vector_index.sweep_orphans()
+    except psycopg.Error as exc:  # they match no row; the next deploy tries again
+        logger.warning("orphan vector indexes not swept", extra={"error": type(exc).__name__})
+        return
+    if dropped:
+        logger.info("orphan vector indexes dropped", extra={"indexes": dropped})
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from claw_ai.schema import migrate
@@ -44,6 +60,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             applied = migrate()
             data["Applied"] = ",".join(applied) or "none"
             logger.info("migrations applied", extra={"applied": applied})
+            _sweep_vector_indexes()
         status, reason = "SUCCESS", "ok"
     except Exception as exc:  # noqa: BLE001 - CloudFormation must hear of any failure, or it waits for an hour
         logger.exception("migrations failed")

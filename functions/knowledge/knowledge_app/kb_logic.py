@@ -60,6 +60,17 @@ def update_knowledge_base(caller: Caller, kb_id: str, body: KnowledgeBaseUpdate)
     return KnowledgeBase.model_validate(kb)
 
 
+def _drop_vector_index(kb_id: str) -> None:
+    import psycopg
+
+    from claw_ai.retrieval import vector_index
+
+    try:
+        vector_index.drop_index(kb_id)
+    except psycopg.Error as exc:  # the knowledge base is deleted; its index matches no row any more
+        logger.warning("vector index left for the sweep", extra={"kb_id": kb_id, "error": type(exc).__name__})
+
+
 def delete_knowledge_base(caller: Caller, kb_id: str) -> None:
     """Delete a knowledge base: its files in S3 (every version), then its documents and chunks."""
     kb_id = uuid_or_404(kb_id, kb_not_found())
@@ -69,12 +80,13 @@ def delete_knowledge_base(caller: Caller, kb_id: str) -> None:
     # Objects first: if S3 fails nothing is deleted and the client can retry. Their
     # ObjectRemoved events find no document left and change nothing.
     removed = delete_all_versions(documents_bucket(), prefix=f"{KB_PREFIX}{kb_id}/")
+    from claw_ai.retrieval import vector_index
+
     with db.connection() as conn:
         KnowledgeRepository(conn).delete_kb(caller.user_id, kb_id)
-        # Its own HNSW index (when it had grown one) goes with it.
-        from claw_ai.retrieval.vector_index import drop_index
-
-        drop_index(conn, kb_id)
+        indexed = vector_index.index_state(conn, kb_id) != "none"
+    if indexed:  # its own HNSW index goes too, once the rows are gone (a concurrent drop blocks nobody)
+        _drop_vector_index(kb_id)
     # Conversations that used it now have no knowledge base (ON DELETE SET NULL).
     conversations_changed(caller.user_id)
     logger.info("knowledge base deleted", extra={"kb_id": kb_id, "objects_removed": removed})

@@ -9,7 +9,8 @@ size, while every insert pays for it. Instead:
 * at :data:`HNSW_MIN_CHUNKS` chunks ingest builds ``chunks_hnsw_<kb id>``, an HNSW index over
   that knowledge base's rows only (``WHERE kb_id = ...``), which the planner uses for its
   queries (the search sets ``plan_cache_mode = force_custom_plan`` so it sees the kb id);
-* deleting the knowledge base drops its index (:func:`drop_index`).
+* deleting the knowledge base drops its index (:func:`drop_index`), concurrently, after the
+  rows are gone.
 
 Builds run ``CREATE INDEX CONCURRENTLY`` on their own autocommit connection, so ingest of other
 documents (and of this knowledge base) keeps writing meanwhile; ``maintenance_work_mem`` is
@@ -26,6 +27,8 @@ HNSW_MIN_CHUNKS = 2_000
 """Chunks from which a knowledge base gets its own HNSW index (benchmarks/retrieval.py: exact
 search over ``halfvec`` stays under ~5 ms p95 below it on the reference machine)."""
 HNSW_OPTIONS = "m = 16, ef_construction = 64"
+DROP_TIMEOUT_MS = 10_000
+"""How long a drop may wait for the transactions that use ``chunks`` (ingest writes, searches)."""
 BUILD_MEMORY = "256MB"
 """``maintenance_work_mem`` of a build: an HNSW graph of 100k 512-d halfvec rows is ~150 MB;
 past it pgvector builds on disk, several times slower."""
@@ -106,13 +109,26 @@ def _needs_index(conn: Any, kb_id: str) -> bool | None:
     return chunk_count(conn, kb_id) >= HNSW_MIN_CHUNKS
 
 
-def drop_index(conn: Any, kb_id: str) -> None:
-    """Drop the knowledge base's index (with the knowledge base: its rows are gone)."""
-    conn.execute(f"DROP INDEX IF EXISTS {index_name(kb_id)}")
+def drop_index(kb_id: str, *, database_url: str | None = None) -> None:
+    """Drop the knowledge base's index, once its rows are deleted and committed.
+
+    ``DROP INDEX CONCURRENTLY`` on an autocommit connection of its own: a plain ``DROP INDEX``
+    takes an ACCESS EXCLUSIVE lock on ``chunks``, so it would wait for every open ingest
+    transaction while every search and insert of every tenant queued behind it. This waits
+    (up to :data:`DROP_TIMEOUT_MS`) and blocks nobody. Raises ``psycopg.Error`` when it could
+    not: an index whose knowledge base is gone matches no row and costs nothing but its catalog
+    entry; :func:`sweep_orphans` removes it at the next deploy.
+    """
+    import psycopg
+
+    with psycopg.connect(database_url or _database_url(), autocommit=True) as own:
+        own.execute(f"SET statement_timeout = {DROP_TIMEOUT_MS}")
+        own.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index_name(kb_id)}")
 
 
 def drop_orphans(conn: Any) -> list[str]:
-    """Drop indexes whose knowledge base no longer exists; the names dropped."""
+    """Drop indexes whose knowledge base no longer exists; the names dropped (``conn`` in
+    autocommit: each drop is concurrent, see :func:`drop_index`)."""
     rows = conn.execute(
         """SELECT c.relname AS name FROM pg_class c
             WHERE c.relkind = 'i' AND c.relname LIKE 'chunks\\_hnsw\\_%'
@@ -121,8 +137,18 @@ def drop_orphans(conn: Any) -> list[str]:
     ).fetchall()
     names = [r["name"] if isinstance(r, dict) else r[0] for r in rows]
     for name in names:
-        conn.execute(f"DROP INDEX IF EXISTS {name}")
+        conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
     return names
+
+
+def sweep_orphans(*, database_url: str | None = None) -> list[str]:
+    """:func:`drop_orphans` on an autocommit connection of its own (the migrations function runs
+    it after every deploy's migrations)."""
+    import psycopg
+
+    with psycopg.connect(database_url or _database_url(), autocommit=True) as own:
+        own.execute(f"SET statement_timeout = {DROP_TIMEOUT_MS}")
+        return drop_orphans(own)
 
 
 def _database_url() -> str:
