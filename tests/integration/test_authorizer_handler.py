@@ -236,7 +236,7 @@ def test_a_visitor_session_token_opens_only_a_websocket_without_a_user(authorize
             )
 
 
-def _fresh_authorizer(event: dict[str, Any], report: str) -> dict[str, Any]:
+def _fresh_authorizer(event: dict[str, Any], report: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """The handler in a new process (a cold start): its result and what it had imported by then."""
     code = (
         "import io, json, sys, authorizer_app.authorizer as a\n"
@@ -252,7 +252,7 @@ def _fresh_authorizer(event: dict[str, Any], report: str) -> dict[str, Any]:
         " 'imported': [m for m in watched if m in sys.modules]}) + '\\n')\n"
     )
     paths = [ROOT, ROOT / "layers/common", ROOT / "functions/authorizer", ROOT / "local"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths)), "POWERTOOLS_LOG_LEVEL": "INFO"}
+    env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(map(str, paths)), "POWERTOOLS_LOG_LEVEL": "INFO"}
     env["POWERTOOLS_SERVICE_NAME"] = "authorizer"  # as the template sets it
     out = subprocess.run(
         [sys.executable, "-c", code, json.dumps(event)], env=env, capture_output=True, text=True, timeout=60, check=True
@@ -290,6 +290,34 @@ def test_a_cold_start_with_a_valid_token_and_cached_state_imports_no_database_dr
     (line,) = [json.loads(x) for x in run["log"].splitlines()]
     assert line["message"] == "allowed" and line["user_id"] == user.id and line["cold_start"] is True
     assert line["correlation_id"] == event["requestContext"]["requestId"] and line["service"] == "authorizer"
+
+
+def test_on_aws_with_the_secrets_extension_the_signing_keys_come_without_boto3(api: Any, authorizer: Any) -> None:
+    from claw_common.aws import aws_client
+    from tests.support.secrets_extension import secrets_extension
+
+    # Given the signing keys in Secrets Manager (as on AWS), and the extension's layer attached
+    secretsmanager = aws_client("secretsmanager")
+    keys = os.environ["JWT_SIGNING_KEYS"]
+    arn = secretsmanager.create_secret(Name=f"claw-test-jwt-{uuid.uuid4().hex[:8]}", SecretString=keys)["ARN"]
+    user = new_user(api)
+    event = authorizer_event(f"Bearer {user.access_token}")
+    authorizer.lambda_handler(event, lambda_context("authorizer", timeout_s=5, memory_mb=512))  # state cached
+    with secrets_extension(secretsmanager, "session-token") as (port, asked):
+        # When a new environment authorizes the user's first request
+        run = _fresh_authorizer(
+            event,
+            repr(("boto3", "botocore", *HEAVY_FOR_A_JWT)),
+            env={
+                "JWT_SIGNING_KEYS": "",
+                "JWT_SECRET_ARN": arn,
+                "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(port),
+                "AWS_SESSION_TOKEN": "session-token",
+            },
+        )
+    # Then the keys came from the extension, once, and nothing of boto3 was imported
+    assert run["result"]["principalId"] == user.id
+    assert asked == [arn] and run["imported"] == []
 
 
 def test_a_refused_token_is_logged_without_the_token(api: Any) -> None:

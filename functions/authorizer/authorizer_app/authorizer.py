@@ -7,9 +7,9 @@ same JSON lines with the standard library, the one exception to "one module crea
 logger". The principal's cached state is read with ``claw_common.data.resp`` (GET and SET
 over a socket: importing redis-py would cost more than the rest of this function's cold
 start). Each request imports only what it needs, when it first needs it: psycopg only when
-the cache misses or for API keys, boto3 only on AWS (the signing keys' secret); access tokens
-are verified with joserfc's HS256 parts alone (``claw_common.auth.jws_hs256``), no
-RSA/EC/x509.
+the cache misses or for API keys, boto3 only on AWS without the secrets extension (the signing
+keys' secret, ``claw_common.secrets_extension``); access tokens are verified with joserfc's
+HS256 parts alone (``claw_common.auth.jws_hs256``), no RSA/EC/x509.
 
 Credentials (the identity source is the ``Authorization`` header, see docs/auth.md):
 
@@ -71,6 +71,13 @@ def config() -> AuthorizerConfig:
 
 @lru_cache(maxsize=1)
 def _secretsmanager() -> Any:
+    """The Parameters and Secrets extension where the deployment attached it (no boto3 import at a
+    cold start, see ``claw_common.secrets_extension``), else a boto3 client."""
+    from claw_common.secrets_extension import ExtensionSecrets
+
+    extension = ExtensionSecrets.from_env()
+    if extension is not None:
+        return extension
     import boto3
 
     cfg = config()
