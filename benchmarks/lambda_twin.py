@@ -86,7 +86,7 @@ def template_functions(names: list[str]) -> tuple[dict[str, dict[str, Any]], dic
     artifacts: dict[str, Artifact] = {}
     for name in names:
         props = {**resources[name]["Properties"]}
-        props["Layers"] = resolver.resolve(props.get("Layers", []))
+        props["Layers"] = resolver.resolve(props.get("Layers", [])) or []
         functions[name] = props
         artifacts[name] = Artifact(name, (base / props["CodeUri"]).resolve(), layer=False)
         for layer in props["Layers"]:

@@ -57,7 +57,7 @@ def sizes(build_dir: Path, parameters: dict[str, str] | None = None) -> list[tup
         if res["Type"] != "AWS::Serverless::Function":
             continue
         props = res["Properties"]
-        layers = [lay for lay in resolver.resolve(props.get("Layers", [])) if lay in layer_mb]
+        layers = [lay for lay in resolver.resolve(props.get("Layers", [])) or [] if lay in layer_mb]
         rows.append((name, folder_mb(build_dir / props["CodeUri"]), {lay: layer_mb[lay] for lay in layers}))
     return rows
 

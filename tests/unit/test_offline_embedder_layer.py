@@ -35,7 +35,7 @@ def _layers(parameters: dict[str, str]) -> dict[str, list[str]]:
     template = load_template(ROOT / "infra" / "template.yaml")
     resolver = Resolver(template, parameters, REGION)  # as infra/lambda_sizes.py resolves them
     return {
-        name: resolver.resolve(res["Properties"].get("Layers", []))
+        name: resolver.resolve(res["Properties"].get("Layers", [])) or []
         for name, res in template["Resources"].items()
         if res["Type"] == "AWS::Serverless::Function"
     }
