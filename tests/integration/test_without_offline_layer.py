@@ -70,7 +70,8 @@ def kb_with_a_document(api: Any, db: Any, owner: Any) -> tuple[str, str]:
 
 
 def _forget_vectors(texts: list[str]) -> None:
-    from claw_ai.embeddings import CachedEmbedder, InMemoryVectorCache, OfflineEmbedder
+    from claw_ai.embeddings import OfflineEmbedder
+    from claw_ai.vector_cache import CachedEmbedder, InMemoryVectorCache
     from claw_common.data.cache import get_redis
 
     keys = CachedEmbedder(OfflineEmbedder(), InMemoryVectorCache()).key

@@ -115,7 +115,8 @@ import importlib, pkgutil
 import claw_ai
 for module in pkgutil.walk_packages(claw_ai.__path__, "claw_ai."):
     importlib.import_module(module.name)
-from claw_ai.embeddings import CachedEmbedder, InMemoryVectorCache, offline_model_installed, unit_vectors
+from claw_ai.embeddings import offline_model_installed, unit_vectors
+from claw_ai.vector_cache import CachedEmbedder, InMemoryVectorCache
 from claw_ai.offline_answer import offline_provider
 from claw_ai.providers import build_embedder
 
