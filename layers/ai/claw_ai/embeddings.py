@@ -7,6 +7,8 @@
   the model come in a layer of their own (``layers/offline_embedder``), attached only where the
   deployment embeds offline; this module and the Zhipu path import without them.
 * ``claw_ai.zhipu.embeddings.ZhipuEmbedder`` — Zhipu ``embedding-3`` through the ``zhipuai`` SDK, batched and retried.
+* ``claw_ai.remote_embedder.RemoteEmbedder`` — ``OfflineEmbedder`` run by the embed function, for
+  the functions that do not carry the model.
 * ``HashEmbedder`` — deterministic feature hashing of character n-grams. **Not semantic**:
   it only finds passages that share characters with the query. For benchmarks and fast tests.
 
@@ -28,6 +30,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
+from claw_common.errors import DependencyUnavailable
+
 if TYPE_CHECKING:
     import numpy as np
     from pgvector import Vector as PgVector
@@ -42,6 +46,8 @@ __all__ = [
     "EmbeddingDimensionMismatch",
     "HashEmbedder",
     "OfflineEmbedder",
+    "OfflineEmbedderUnavailable",
+    "dot",
     "offline_model_installed",
     "unit_vectors",
     "vector_bytes",
@@ -57,6 +63,11 @@ ZHIPU_MAX_BATCH = 64
 
 class EmbeddingDimensionMismatch(RuntimeError):
     """The configured ``EMBEDDING_DIM`` does not match what the provider produces (a deployment error)."""
+
+
+class OfflineEmbedderUnavailable(DependencyUnavailable):
+    """The deployment embeds offline but the model can be reached neither in this function (its
+    layer) nor in the embed function (not deployed, failing, timing out): 503 with the reason."""
 
 
 @runtime_checkable
@@ -144,6 +155,18 @@ def vector_bytes(vector: EmbeddingVector) -> bytes:
     return bytes(vector.astype("float32", copy=False).tobytes())
 
 
+def dot(a: EmbeddingVector, b: EmbeddingVector) -> float:
+    """The dot product of two vectors (their cosine: every vector here is L2-normalised), with or
+    without numpy."""
+    from pgvector import Vector
+
+    if isinstance(a, Vector) or isinstance(b, Vector):
+        left = a.to_list() if isinstance(a, Vector) else a
+        right = b.to_list() if isinstance(b, Vector) else b
+        return math.fsum(x * y for x, y in zip(left, right, strict=True))
+    return float(a @ b)
+
+
 def vector_from_bytes(raw: bytes) -> EmbeddingVector:
     """The inverse of :func:`vector_bytes`, as the same kind of vector :func:`unit_vectors` makes."""
     np = _numpy()
@@ -181,6 +204,11 @@ class OfflineEmbedder:
     def __init__(self, *, batch_size: int = 64) -> None:
         # 64 per forward pass bounds the transient memory of a batch; the backend micro-batches inside.
         self.batch_size = batch_size
+
+    def load(self) -> None:
+        """Load the model now (at a cold start's init) rather than inside the first request."""
+        with _USE_LOCK:
+            _load_use()
 
     def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Embed texts in batches of ``batch_size``."""
