@@ -79,7 +79,7 @@ def template_functions(names: list[str]) -> tuple[dict[str, dict[str, Any]], dic
 
     template = load_template()
     resources = template["Resources"]
-    # Conditional layers (the offline embedder's) as the local platform runs: no Zhipu key.
+    # Conditional layers (the offline embedder's, on ingest) as the local platform runs: no Zhipu key.
     resolver = Resolver(template, {}, "us-east-1")
     base = TEMPLATE_PATH.parent
     functions: dict[str, dict[str, Any]] = {}
@@ -323,10 +323,7 @@ def size_targets(section: Section, layouts: dict[str, FunctionLayout]) -> None:
                 total <= budget,
                 ""
                 if total <= budget
-                else "measured as the local platform runs, without a Zhipu key: the offline embedder layer "
-                "(numpy + OpenBLAS + the USE model and its weights, ~79 MB) embeds the questions; with a key "
-                "(OfflineEmbeddings=Auto) it is not attached and the API functions weigh ~64 MB "
-                "(make build prints both)",
+                else f"{total - budget:.1f} MB over; make build (infra/lambda_sizes.py) prints what each layer weighs",
             )
         )
     section.table(

@@ -2,9 +2,10 @@
 
 Every warm container holds one PostgreSQL connection (``DB_POOL_MAX`` is 1 in Lambda), so the
 most connections the stack can open is the sum of every ``*Concurrency`` parameter of the
-template (reserved concurrency per function, the ingest trigger's maximum), plus one for the
-migration function. That sum must leave PostgreSQL room for its own reserved slots, operators
-and migrations run by hand: ``DatabaseMaxConnections`` minus a headroom of 10% (at least 5).
+template (reserved concurrency per function, the ingest trigger's maximum) but those of
+functions that open none (the embed function), plus one for the migration function. That sum
+must leave PostgreSQL room for its own reserved slots, operators and migrations run by hand:
+``DatabaseMaxConnections`` minus a headroom of 10% (at least 5).
 CloudFormation's Rules cannot add numbers, so ``make deploy`` runs this before ``sam deploy``
 (docs/deploy.md#connections).
 
@@ -26,6 +27,8 @@ TEMPLATE = ROOT / "infra" / "template.yaml"
 SAMCONFIG = ROOT / "samconfig.toml"
 FIXED_CONNECTIONS = {"MigrationFunction": 1}
 """Functions with a fixed reserved concurrency of their own (the rotation function opens none)."""
+WITHOUT_CONNECTIONS = ("EmbedConcurrency",)
+"""Concurrency parameters of functions that never connect to the database (the embed function)."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,11 @@ def samconfig_overrides(config_env: str, path: Path = SAMCONFIG) -> dict[str, st
 def budget(parameters: dict[str, Any]) -> Budget:
     """The connection budget for these parameter values (template defaults filled in)."""
     values = {**template_defaults(), **{k: v for k, v in parameters.items() if v is not None}}
-    per_function = {name: int(value) for name, value in values.items() if name.endswith("Concurrency")}
+    per_function = {
+        name: int(value)
+        for name, value in values.items()
+        if name.endswith("Concurrency") and name not in WITHOUT_CONNECTIONS
+    }
     per_function.update(FIXED_CONNECTIONS)
     max_connections = int(values["DatabaseMaxConnections"])
     return Budget(max_connections, headroom(max_connections), per_function)

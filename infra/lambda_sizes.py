@@ -2,8 +2,9 @@
 
 Lambda refuses a function whose code and layers unzip to more than 250 MB; this prints
 what each one weighs against the project's own budgets (``make build`` runs it), once per
-deployment configuration: which layers a function gets depends on the template's conditions
-(the offline embedder's layer goes only where the deployment embeds offline).
+deployment configuration: which functions exist and which layers they get depend on the
+template's conditions (the embed function and the offline embedder's layer exist only where the
+deployment embeds offline).
 
     python infra/lambda_sizes.py [.aws-sam/build] [--check]
 """
@@ -15,18 +16,24 @@ import sys
 from pathlib import Path
 
 LAMBDA_LIMIT_MB = 250
-BUDGETS_MB = {"AuthorizerFunction": 40, "IngestFunction": 200, "MigrationFunction": 200, "OcrFunction": 200}
+BUDGETS_MB = {
+    "AuthorizerFunction": 40,
+    "EmbedFunction": 200,
+    "IngestFunction": 200,
+    "MigrationFunction": 200,
+    "OcrFunction": 200,
+}
 """Budgets by function; any other function (the API's): API_BUDGET_MB."""
 API_BUDGET_MB = 120
 
 REGION = "us-east-1"
 ZHIPU_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:zhipu"
 CONFIGURATIONS: dict[str, dict[str, str]] = {
-    "no Zhipu key, OfflineEmbeddings=Auto: embeds offline, with the offline embedder layer": {
+    "no Zhipu key, OfflineEmbeddings=Auto: embeds offline (the embed function, the offline embedder layer)": {
         "ZhipuSecretArn": "",
         "OfflineEmbeddings": "Auto",
     },
-    "Zhipu key, OfflineEmbeddings=Auto: embedding-3, no offline embedder layer": {
+    "Zhipu key, OfflineEmbeddings=Auto: embedding-3 (no embed function, no offline embedder layer)": {
         "ZhipuSecretArn": ZHIPU_SECRET,
         "OfflineEmbeddings": "Auto",
     },
@@ -39,8 +46,8 @@ def folder_mb(path: Path) -> float:
 
 
 def sizes(build_dir: Path, parameters: dict[str, str] | None = None) -> list[tuple[str, float, dict[str, float]]]:
-    """(function, its own MB, {layer: MB}) for each function of the built template, with the
-    layers it gets under ``parameters`` (default: the first of ``CONFIGURATIONS``)."""
+    """(function, its own MB, {layer: MB}) for each function of the built template that exists
+    under ``parameters`` (default: the first of ``CONFIGURATIONS``), with the layers it gets."""
     from claw_local.template import Resolver, load_template
 
     template = load_template(build_dir / "template.yaml")
@@ -54,7 +61,8 @@ def sizes(build_dir: Path, parameters: dict[str, str] | None = None) -> list[tup
     }
     rows = []
     for name, res in sorted(resources.items()):
-        if res["Type"] != "AWS::Serverless::Function":
+        condition = res.get("Condition")
+        if res["Type"] != "AWS::Serverless::Function" or (condition and not resolver.conditions[condition]):
             continue
         props = res["Properties"]
         layers = [lay for lay in resolver.resolve(props.get("Layers", [])) or [] if lay in layer_mb]
@@ -85,7 +93,7 @@ def main() -> int:
     args = parser.parse_args()
     over = [name for title, params in CONFIGURATIONS.items() for name in report(args.build_dir, title, params)]
     print(f"\n(Lambda's limit: {LAMBDA_LIMIT_MB} MB unzipped, code and layers together; budgets: authorizer 40,")
-    print(f" API functions {API_BUDGET_MB}, ingest, OCR and migrations 200)")
+    print(f" API functions {API_BUDGET_MB}, embed, ingest, OCR and migrations 200)")
     return 1 if args.check and over else 0
 
 

@@ -1,4 +1,5 @@
-"""Freezing the test platform's own Valkey and PostgreSQL (SIGSTOP / SIGCONT), and timing requests.
+"""Freezing the test platform's own Valkey and PostgreSQL (SIGSTOP / SIGCONT), replacing a local
+function's code (a crash, a wrong answer, a hang), and timing requests.
 
 Only the processes of the session's platform are touched: Valkey's server process and the
 PostgreSQL postmaster of the platform's data folder with its children (backends, background
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,18 @@ def frozen(pids: list[int]) -> Iterator[None]:
                 os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
+
+
+@contextmanager
+def running(function: Any, handler: Callable[[Any, Any], Any]) -> Iterator[None]:
+    """A function of the local runtime (``platform.lambdas[...]``) runs ``handler`` instead of its
+    code for the block: what its callers see when it crashes, answers wrongly or hangs."""
+    original = function._handler
+    function._handler = handler
+    try:
+        yield
+    finally:
+        function._handler = original
 
 
 def timed(call: Any) -> tuple[Any, float]:

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 
 import anyio
 
+from claw_local.lambda_api import LocalLambdaApi
 from claw_local.lambda_runtime import LocalLambdas
 from claw_local.static import StaticSite
 from claw_local.template import LOCAL_ACCOUNT_ID, LocalStack, Route
@@ -173,6 +174,7 @@ class LocalGateway:
         self.authorizer_cache = AuthorizerCache()
         self.websocket = websocket  # the WebSocket API, when the template has one
         self.static = StaticSite()  # the console and widget.js (web/dist) on every path outside /api
+        self.lambda_api = LocalLambdaApi(lambdas)  # functions invoking functions (AWS_ENDPOINT_URL_LAMBDA)
 
     # ------------------------------------------------------------------ ASGI
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -204,14 +206,7 @@ class LocalGateway:
                     break
             elif message["type"] == "http.disconnect":
                 return
-        if self.websocket is not None and self.websocket.is_management_path(scope.get("path") or ""):
-            # The WebSocket management API (post_to_connection) is served on the event loop
-            # that owns the sockets.
-            status, headers, payload = await self.websocket.management(scope["method"], scope["path"], bytes(body))
-        elif self.static.serves(scope.get("path") or "/") and scope.get("path") != FLUSH_AUTHORIZERS_PATH:
-            status, headers, payload = await anyio.to_thread.run_sync(self.static.respond, scope)
-        else:
-            status, headers, payload = await anyio.to_thread.run_sync(self.handle, scope, bytes(body), too_large)
+        status, headers, payload = await self._respond(scope, bytes(body), too_large)
         await send(
             {
                 "type": "http.response.start",
@@ -220,6 +215,21 @@ class LocalGateway:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+    async def _respond(self, scope: dict[str, Any], body: bytes, too_large: bool) -> Response:
+        path = scope.get("path") or "/"
+        if self.websocket is not None and self.websocket.is_management_path(path):
+            # The WebSocket management API (post_to_connection) is served on the event loop
+            # that owns the sockets.
+            return await self.websocket.management(scope["method"], path, body)
+        if self.lambda_api.serves(path):
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+            return await anyio.to_thread.run_sync(
+                self.lambda_api.invoke, scope["method"], path, headers, body, too_large
+            )
+        if self.static.serves(path) and path != FLUSH_AUTHORIZERS_PATH:
+            return await anyio.to_thread.run_sync(self.static.respond, scope)
+        return await anyio.to_thread.run_sync(self.handle, scope, body, too_large)
 
     # ------------------------------------------------------------------ request handling
     def handle(self, scope: dict[str, Any], body: bytes, too_large: bool = False) -> Response:

@@ -7,10 +7,12 @@ and the state that makes that matter (Powertools' logger keys and metric sets, w
 process-wide) is shared here by all functions, so two concurrent invocations would mix their
 EMF output.
 
-Queue consumers (ingest) run under a lock of their own, as on AWS where they are separate
-functions: a long ingest (minutes for a large document) must never hold the API, /health
-included. The price, locally only: an ingest running next to an API request may share
-logger keys and metric sets with it for that moment.
+Every other function runs under a lock of its own, as on AWS where they are separate
+functions: queue consumers (ingest), because a long ingest (minutes for a large document) must
+never hold the API, /health included; functions that other functions invoke (the embed
+function, through ``claw_local.lambda_api``), because the invocation that waits for them must
+not hold them out. The price, locally only: such an invocation running next to an API request
+may share logger keys and metric sets with it for that moment.
 """
 
 from __future__ import annotations
@@ -130,15 +132,27 @@ def _ensure_event_loop() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
 
 
+def api_functions(stack: LocalStack) -> set[str]:
+    """The functions API Gateway invokes: REST and WebSocket routes, the authorizers."""
+    found = {route.function for route in stack.routes}
+    if stack.authorizer is not None:
+        found.add(stack.authorizer.function)
+    for route in stack.websocket.routes.values() if stack.websocket else ():
+        found.add(route.function)
+        if route.authorizer:
+            found.add(route.authorizer)
+    return found
+
+
 class LocalLambdas:
     """All functions of the template by logical id."""
 
     def __init__(self, stack: LocalStack) -> None:
         self.stack = stack
         api_lock = threading.Lock()
-        consumers = {event.function for event in stack.sqs_events}
+        api = api_functions(stack)
         self.functions = {
-            fid: LocalLambda(spec, stack.region, stack.stage, threading.Lock() if fid in consumers else api_lock)
+            fid: LocalLambda(spec, stack.region, stack.stage, api_lock if fid in api else threading.Lock())
             for fid, spec in stack.functions.items()
         }
 

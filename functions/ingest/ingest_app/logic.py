@@ -70,8 +70,8 @@ class IngestDeps:
 @lru_cache(maxsize=1)
 def get_ingest_deps() -> IngestDeps:
     """The process's adapters: S3 client, cached embedder (Redis), tier limits with config overrides."""
-    from claw_ai.embeddings import CachedEmbedder, RedisVectorCache
     from claw_ai.providers import get_embedder
+    from claw_ai.vector_cache import CachedEmbedder, RedisVectorCache
     from claw_common.aws import aws_client
     from claw_common.data.cache import get_redis
     from claw_common.settings import get_settings

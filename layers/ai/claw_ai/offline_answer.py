@@ -24,10 +24,11 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from typing import Any, Protocol
 
 from claw_ai.cjk import CJK_RUN, has_cjk
+from claw_ai.embeddings import dot
 from claw_ai.llm import stream_pieces
 from claw_ai.messages import ChatMessage, Completion, Passage, StreamDelta, StreamEvent, Usage
 from claw_ai.tokens import count_messages, count_tokens
@@ -50,7 +51,7 @@ SEMANTIC_FLOOR = 0.3
 class Embedding(Protocol):
     """What the answerer needs of an embedder: L2-normalised vectors, in order."""
 
-    def embed(self, texts: Sequence[str]) -> list[Any]: ...
+    def embed(self, texts: Sequence[str]) -> Sequence[Any]: ...
 
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -175,7 +176,7 @@ def _semantic(question: str, lines: list[_Line], embedder: Embedding | None) -> 
         return [0.0] * len(lines)
     texts = [line.asked if line.asked == line.quote else f"{line.asked} {line.quote}" for line in lines]
     vectors = embedder.embed([question, *texts])
-    return [float(vectors[0] @ v) for v in vectors[1:]]
+    return [dot(vectors[0], v) for v in vectors[1:]]
 
 
 def _candidates(question: str, context: Sequence[Passage], embedder: Embedding | None = None) -> list[_Candidate]:
@@ -270,14 +271,11 @@ class OfflineProvider:
         yield completion
 
 
-def _use_embedder() -> Embedding | None:
-    """The offline model for scoring sentences, or None (word overlap only) where its layer is absent."""
-    from claw_ai.embeddings import OfflineEmbedder, offline_model_installed
+@lru_cache(maxsize=2)
+def offline_provider(embed_function: str | None = None) -> OfflineProvider:
+    """The process's offline answerer. It scores sentences with the offline multilingual model,
+    in this process where its layer is installed (loaded on first use), else in the embed
+    function ``embed_function``; with neither, by shared words only."""
+    from claw_ai.remote_embedder import offline_embedder
 
-    return OfflineEmbedder() if offline_model_installed() else None
-
-
-@lru_cache(maxsize=1)
-def offline_provider() -> OfflineProvider:
-    """The process's offline answerer; it scores sentences with the offline multilingual model (loaded on first use)."""
-    return OfflineProvider(embedder=_use_embedder)
+    return OfflineProvider(embedder=partial(offline_embedder, embed_function))

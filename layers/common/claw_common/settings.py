@@ -160,6 +160,12 @@ class Settings(BaseModel):
         description="auto: embed offline without a Zhipu key, with embedding-3 with one; always: offline even "
         "with a key (the key serves the chat model only); never: Zhipu only (template parameter OfflineEmbeddings).",
     )
+    embed_function_name: str | None = Field(
+        None,
+        alias="EMBED_FUNCTION_NAME",
+        description="The embed function, which runs the offline model for the functions that do not carry it "
+        "(chat, chat-stream, knowledge, assistants); set by the template where the deployment embeds offline.",
+    )
 
     @field_validator(
         "aws_endpoint_url",
@@ -170,6 +176,7 @@ class Settings(BaseModel):
         "database_host",
         "jwt_secret_arn",
         "console_url",
+        "embed_function_name",
         mode="before",
     )
     @classmethod

@@ -127,8 +127,8 @@ def get_retriever() -> PgVectorRetriever:
     Cheap to build: the embedder (its loaded model or SDK client) and the Redis client are the
     cached parts, keyed by the settings that choose them, so a changed setting takes effect.
     """
-    from claw_ai.embeddings import CachedEmbedder, RedisVectorCache
     from claw_ai.providers import get_embedder
+    from claw_ai.vector_cache import CachedEmbedder, RedisVectorCache
     from claw_common.data.cache import get_redis
     from claw_common.settings import get_settings
 
