@@ -131,3 +131,24 @@ def test_a_missing_object_or_a_file_that_does_not_parse_is_left_to_its_record(s3
     # The HEAD and bytes are kept, no chunks: the record parses again and fails with the reason.
     assert prepared is not None and prepared.chunks is None and prepared.data is not None
     assert not prepared.fits(_document(broken), limits_for_tier("pro"), {}, [])
+
+
+def test_an_object_over_the_prefetch_size_is_only_looked_at_and_its_head_is_the_heads(s3: Any) -> None:
+    from ingest_app.objects import head_object
+
+    docs = _put_documents(s3, 3)
+    small = len(docs[2][1])
+    ahead = WorkAhead(s3, HashEmbedder(64), [(BUCKET, key) for key, _ in docs], max_bytes=small)
+    try:
+        ahead.take(BUCKET, docs[0][0])
+        ahead.start(limits_for_tier("pro"))
+        larger = [ahead.take(BUCKET, key) for key, data in docs[1:]]
+    finally:
+        ahead.close()
+    for prepared, (key, data) in zip(larger, docs[1:], strict=True):
+        # One GET gives what a HEAD gives (version, ETag, size, type); the body is read only when it fits.
+        assert prepared is not None and prepared.head == head_object(s3, BUCKET, key)
+        if len(data) > small:
+            assert prepared.data is None and prepared.chunks is None
+        else:
+            assert prepared.data == data and prepared.chunks
