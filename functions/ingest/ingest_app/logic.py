@@ -52,6 +52,7 @@ class IngestOutcome:
     reason: str = ""
     document_id: str | None = None
     chunks: int = 0
+    kb_id: str | None = None  # of an ingested document: its knowledge base's vector-index upkeep runs next
 
 
 @dataclass(frozen=True)
@@ -236,11 +237,14 @@ def _object_created(conn: Any, deps: IngestDeps, record: S3EventRecord, bucket: 
 
 
 def _lock(conn: Any, document_id: str) -> None:
+    """Take the document's session lock; the transaction stays open for the reads that follow.
+
+    (A session lock outlives the transaction it was taken in, committed or rolled back.)
+    """
     import psycopg
 
     try:
         repo.lock_document(conn, document_id)
-        conn.commit()
     except psycopg.errors.QueryCanceled as exc:
         # Another invocation has held this document longer than the statement timeout: let
         # SQS bring the event back later, when that ingest has finished (without touching status).
@@ -253,8 +257,12 @@ def _unlock(conn: Any, document_id: str) -> None:
 
     try:
         conn.rollback()
-        repo.unlock_document(conn, document_id)
-        conn.commit()
+        # In autocommit: one round trip, without a transaction of its own around it.
+        conn.autocommit = True
+        try:
+            repo.unlock_document(conn, document_id)
+        finally:
+            conn.autocommit = False
     except psycopg.Error:
         # A broken connection has lost its session locks with it.
         logger.warning("could not release the document lock", extra={"document_id": document_id})
@@ -294,6 +302,10 @@ def _ingest_locked(
                 code="too_large",
             )
         repo.mark_processing(conn, document_id)
+        # Read with the status change: no transaction stays open while the file is downloaded,
+        # parsed and embedded, and the chunks are written in a transaction of their own.
+        source = ocr.source_version(identity)
+        ocr_text, ocr_errors = ocr.ocr_texts(conn, document_id, source)
         conn.commit()
         if deps.ahead is not None:
             deps.ahead.start(limits)
@@ -303,8 +315,6 @@ def _ingest_locked(
         if data is None:
             data = download(deps.s3, document["s3_bucket"], key, identity["version_id"], limits.max_bytes)
         stage = "parsing the file"
-        source = ocr.source_version(identity)
-        ocr_text, ocr_errors = ocr.ocr_texts(conn, document_id, source)
         if prepared is not None and prepared.fits(document, limits, ocr_text, ocr_errors):
             chunks, parsed, vectors, search_texts = (
                 prepared.chunks,
@@ -370,7 +380,7 @@ def _ingest_locked(
 
     metrics.add_metric(name="DocumentsIngested", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ChunksWritten", unit=MetricUnit.Count, value=len(chunks))
-    return IngestOutcome("ingested", "", document_id, len(chunks))
+    return IngestOutcome("ingested", "", document_id, len(chunks), kb.kb_id)
 
 
 def _send_to_ocr(
