@@ -18,6 +18,7 @@ import pytest
 from benchmarks.corpus import generate
 from claw_ai.embeddings import HashEmbedder
 from ingest_app.ahead import WorkAhead
+from ingest_app.copy_rows import encode_rows
 from ingest_app.parsers import limits_for_tier
 from ingest_app.steps import embed, parse_and_chunk, segment
 
@@ -71,6 +72,7 @@ def test_the_next_records_get_the_chunks_vectors_and_search_texts_they_would_com
             assert prepared.parsed.parser == parsed.parser and prepared.parsed.page_count == parsed.page_count
             assert [v.tobytes() for v in prepared.vectors or []] == [v.tobytes() for v in embed(embedder, texts)]
             assert prepared.search_texts == segment(texts)
+            assert prepared.rows == encode_rows(chunks, segment(texts), embed(embedder, texts))
     finally:
         ahead.close()
 

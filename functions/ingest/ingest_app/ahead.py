@@ -2,11 +2,11 @@
 
 An invocation processes its SQS records one after another (``ingest_app.handler``). Once a
 record knows its tier's parse limits, the next records' objects are fetched (one thread; one GET
-each, whose headers are the HEAD) and parsed, chunked, embedded and segmented (another thread),
-at most ``window`` ahead, while this
-record waits on the database and writes (S3 and the database wait without the GIL, and numpy
-releases it inside the model): the embedder goes from one document to the next without waiting
-for the round trips in between.
+each, whose headers are the HEAD) and parsed, chunked, embedded, segmented and encoded as COPY rows
+(another thread), at most ``window`` ahead, while this record waits on the database and writes
+(S3 and the database wait without the GIL, and numpy releases it inside the model): the embedder
+goes from one document to the next without waiting for the round trips in between, and the write
+only sends bytes.
 
 Only a head start; nothing is written ahead. A record uses what was prepared only when it was
 prepared from exactly the inputs it would use itself: the prepared HEAD is the record's HEAD
@@ -26,6 +26,7 @@ from typing import Any
 
 from claw_common.documents import knowledge_base_of
 from ingest_app.chunker import Chunk
+from ingest_app.copy_rows import encode_rows
 from ingest_app.objects import fetch_object
 from ingest_app.parsers import ParseLimits
 from ingest_app.steps import embed_texts, parse_and_chunk, segment
@@ -49,11 +50,13 @@ class Prepared:
     vectors: list[Any] | None = None
     search_texts: list[str] | None = None
     embed_seconds: float = 0.0
+    rows: list[bytes] | None = None  # the chunks as COPY rows (ingest_app.copy_rows)
 
     def fits(self, document: dict[str, Any], limits: ParseLimits, ocr_text: Any, ocr_errors: Any) -> bool:
         """True when the chunks were made from the inputs the record would use itself."""
         return (
             self.chunks is not None
+            and self.rows is not None
             and not ocr_text
             and not ocr_errors
             and self.limits == limits
@@ -169,4 +172,6 @@ class WorkAhead:
         started = time.perf_counter()
         vectors = embed_texts(self._embedder, texts)
         seconds = time.perf_counter() - started
-        return Prepared(head, data, filename, title, limits, chunks, parsed, vectors, segment(texts), seconds)
+        search_texts = segment(texts)
+        rows = encode_rows(chunks, search_texts, vectors)
+        return Prepared(head, data, filename, title, limits, chunks, parsed, vectors, search_texts, seconds, rows)

@@ -38,6 +38,7 @@ from claw_common.documents import knowledge_base_of
 from claw_common.observability import MetricUnit, emit_metric, logger, metrics, tracer
 from ingest_app import ocr_handoff as ocr
 from ingest_app import repository as repo
+from ingest_app.copy_rows import encode_rows
 from ingest_app.models import S3EventRecord
 from ingest_app.objects import RetryableIngestError, download, head_object
 from ingest_app.parsers import DocumentRejected, ParseLimits, limits_for_tier
@@ -316,12 +317,7 @@ def _ingest_locked(
             data = download(deps.s3, document["s3_bucket"], key, identity["version_id"], limits.max_bytes)
         stage = "parsing the file"
         if prepared is not None and prepared.fits(document, limits, ocr_text, ocr_errors):
-            chunks, parsed, vectors, search_texts = (
-                prepared.chunks,
-                prepared.parsed,
-                prepared.vectors,
-                prepared.search_texts,
-            )
+            chunks, parsed, rows = prepared.chunks, prepared.parsed, prepared.rows
             metrics.add_metric(
                 name="EmbeddingLatency", unit=MetricUnit.Milliseconds, value=prepared.embed_seconds * 1000
             )
@@ -332,14 +328,14 @@ def _ingest_locked(
                 return _send_to_ocr(conn, deps, document, identity, parsed)
             stage = "embedding"
             vectors = embed(deps.embedder, [c.text for c in chunks])
-            search_texts = segment([c.text for c in chunks])
+            rows = encode_rows(chunks, segment([c.text for c in chunks]), vectors)
 
         stage = "storing chunks"
         with conn.transaction():
             current = repo.get_document(conn, document_id, for_update=True)
             if current is None:
                 return IngestOutcome("skipped", "the document was deleted during ingest", document_id)
-            repo.replace_chunks(conn, document=current, chunks=chunks, search_texts=search_texts, vectors=vectors)
+            repo.replace_chunks(conn, document=current, rows=rows)
             repo.mark_ready(
                 conn,
                 document_id,
