@@ -303,8 +303,7 @@ def _ingest_locked(
                 code="too_large",
             )
         repo.mark_processing(conn, document_id)
-        # Read with the status change: no transaction stays open while the file is downloaded,
-        # parsed and embedded, and the chunks are written in a transaction of their own.
+        # Read with the status change: no transaction stays open while the file is parsed and embedded.
         source = ocr.source_version(identity)
         ocr_text, ocr_errors = ocr.ocr_texts(conn, document_id, source)
         conn.commit()
