@@ -18,6 +18,7 @@ import pytest
 from benchmarks.corpus import generate
 from claw_ai.embeddings import HashEmbedder
 from ingest_app.ahead import WorkAhead
+from ingest_app.copy_rows import encode_rows
 from ingest_app.parsers import limits_for_tier
 from ingest_app.steps import embed, parse_and_chunk, segment
 
@@ -71,6 +72,7 @@ def test_the_next_records_get_the_chunks_vectors_and_search_texts_they_would_com
             assert prepared.parsed.parser == parsed.parser and prepared.parsed.page_count == parsed.page_count
             assert [v.tobytes() for v in prepared.vectors or []] == [v.tobytes() for v in embed(embedder, texts)]
             assert prepared.search_texts == segment(texts)
+            assert prepared.rows == encode_rows(chunks, segment(texts), embed(embedder, texts))
     finally:
         ahead.close()
 
@@ -131,3 +133,24 @@ def test_a_missing_object_or_a_file_that_does_not_parse_is_left_to_its_record(s3
     # The HEAD and bytes are kept, no chunks: the record parses again and fails with the reason.
     assert prepared is not None and prepared.chunks is None and prepared.data is not None
     assert not prepared.fits(_document(broken), limits_for_tier("pro"), {}, [])
+
+
+def test_an_object_over_the_prefetch_size_is_only_looked_at_and_its_head_is_the_heads(s3: Any) -> None:
+    from ingest_app.objects import head_object
+
+    docs = _put_documents(s3, 3)
+    small = len(docs[2][1])
+    ahead = WorkAhead(s3, HashEmbedder(64), [(BUCKET, key) for key, _ in docs], max_bytes=small)
+    try:
+        ahead.take(BUCKET, docs[0][0])
+        ahead.start(limits_for_tier("pro"))
+        larger = [ahead.take(BUCKET, key) for key, data in docs[1:]]
+    finally:
+        ahead.close()
+    for prepared, (key, data) in zip(larger, docs[1:], strict=True):
+        # One GET gives what a HEAD gives (version, ETag, size, type); the body is read only when it fits.
+        assert prepared is not None and prepared.head == head_object(s3, BUCKET, key)
+        if len(data) > small:
+            assert prepared.data is None and prepared.chunks is None
+        else:
+            assert prepared.data == data and prepared.chunks

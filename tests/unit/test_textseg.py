@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from claw_ai.textseg import query_terms, segment_for_search, tsquery_text
 
 
@@ -52,3 +55,47 @@ def test_tsquery_text_is_safe_from_tsquery_syntax():
     for term in text.split(" | "):
         assert re.fullmatch(r"\w+", term)
     assert tsquery_text("退货 政策", operator="&") == "退货 & 政策"
+
+
+# Characters where NFKC, lower-casing and the token pattern interact: full-width forms (folded
+# on the fast path), compatibility characters that NFKC turns into letters (℃ ① ﬁ ㎏), combining
+# marks, a final sigma next to a colon (case-ignorable), Han, kana, digits, spaces and punctuation.
+_TRICKY = "ＡＢｚ１９，：；！？（）＿　℃①ﬁ㎏\u0301\u0308eΣσΑ:.,'中华人民共和国退货政策カナ123 \n\t-_iİß"
+
+
+def _reference_segment(text: str) -> str:
+    """The definition: NFKC, lower-case, Han runs cut by jieba's search mode, other words whole."""
+    import unicodedata
+
+    import rjieba
+
+    from claw_ai.cjk import HAN
+
+    out: list[str] = []
+    for match in re.finditer(rf"[{HAN}]+|[^\W_{HAN}]+", unicodedata.normalize("NFKC", text).lower()):
+        token = match.group()
+        if re.match(rf"[{HAN}]", token):
+            out.extend(w for w in rjieba.cut_for_search(token) if w.strip())
+        else:
+            out.append(token)
+    return " ".join(out)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_TRICKY) | st.characters(), max_size=60))
+def test_segmentation_is_exactly_its_definition(text: str) -> None:
+    import unicodedata
+
+    from claw_ai.textseg import _nfkc
+
+    assert _nfkc(text) == unicodedata.normalize("NFKC", text)
+    assert segment_for_search(text) == _reference_segment(text)
+
+
+def test_segmentation_of_the_evaluation_corpus_is_exactly_its_definition() -> None:
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[2] / "benchmarks" / "eval" / "corpus"
+    for path in sorted(corpus.iterdir()):
+        text = path.read_text(encoding="utf-8")
+        assert segment_for_search(text) == _reference_segment(text), path.name

@@ -1,11 +1,12 @@
 """Work ahead within one invocation: the next record's document prepared on a background thread.
 
 An invocation processes its SQS records one after another (``ingest_app.handler``). Once a
-record knows its tier's parse limits, the next records' objects are fetched (one thread) and
-parsed, chunked, embedded and segmented (another thread), at most ``window`` ahead, while this
-record waits on the database and writes (S3 and the database wait without the GIL, and numpy
-releases it inside the model): the embedder goes from one document to the next without waiting
-for the round trips in between.
+record knows its tier's parse limits, the next records' objects are fetched (one thread; one GET
+each, whose headers are the HEAD) and parsed, chunked, embedded, segmented and encoded as COPY rows
+(another thread), at most ``window`` ahead, while this record waits on the database and writes
+(S3 and the database wait without the GIL, and numpy releases it inside the model): the embedder
+goes from one document to the next without waiting for the round trips in between, and the write
+only sends bytes.
 
 Only a head start; nothing is written ahead. A record uses what was prepared only when it was
 prepared from exactly the inputs it would use itself: the prepared HEAD is the record's HEAD
@@ -25,13 +26,14 @@ from typing import Any
 
 from claw_common.documents import knowledge_base_of
 from ingest_app.chunker import Chunk
-from ingest_app.objects import download, head_object
+from ingest_app.copy_rows import encode_rows
+from ingest_app.objects import fetch_object
 from ingest_app.parsers import ParseLimits
 from ingest_app.steps import embed_texts, parse_and_chunk, segment
 
 PREFETCH_MAX_BYTES = 8 * 1048576
-"""Objects up to this size (and their tier's limit) are downloaded and prepared ahead; larger
-ones are only HEADed ahead, and downloaded by their record after its checks, as before."""
+"""Objects up to this size (and their tier's limit) are downloaded and prepared ahead; of larger
+ones only the GET's headers are read ahead (not the body), and their record downloads them after its checks."""
 
 
 @dataclass(slots=True)
@@ -48,11 +50,13 @@ class Prepared:
     vectors: list[Any] | None = None
     search_texts: list[str] | None = None
     embed_seconds: float = 0.0
+    rows: list[bytes] | None = None  # the chunks as COPY rows (ingest_app.copy_rows)
 
     def fits(self, document: dict[str, Any], limits: ParseLimits, ocr_text: Any, ocr_errors: Any) -> bool:
         """True when the chunks were made from the inputs the record would use itself."""
         return (
             self.chunks is not None
+            and self.rows is not None
             and not ocr_text
             and not ocr_errors
             and self.limits == limits
@@ -141,11 +145,9 @@ class WorkAhead:
                 self._pending[position] = self._cpu.submit(self._prepare, fetched, key, limits)
 
     def _fetch(self, bucket: str, key: str, limits: ParseLimits) -> tuple[dict[str, Any] | None, bytes | None]:
-        head = head_object(self._s3, bucket, key)
-        if head is None or head["size"] > min(self._max_bytes, limits.max_bytes):
-            return head, None
-        data = download(self._s3, bucket, key, head["version_id"], self._max_bytes)
-        return head, data if len(data) == head["size"] else None
+        # One GET gives the HEAD and the bytes of one version (the size is checked before the body is read).
+        head, data = fetch_object(self._s3, bucket, key, min(self._max_bytes, limits.max_bytes))
+        return head, data if data is not None and head is not None and len(data) == head["size"] else None
 
     def _prepare(
         self, fetched: Future[tuple[dict[str, Any] | None, bytes | None]], key: str, limits: ParseLimits
@@ -170,4 +172,6 @@ class WorkAhead:
         started = time.perf_counter()
         vectors = embed_texts(self._embedder, texts)
         seconds = time.perf_counter() - started
-        return Prepared(head, data, filename, title, limits, chunks, parsed, vectors, segment(texts), seconds)
+        search_texts = segment(texts)
+        rows = encode_rows(chunks, search_texts, vectors)
+        return Prepared(head, data, filename, title, limits, chunks, parsed, vectors, search_texts, seconds, rows)

@@ -52,7 +52,7 @@ def handle_record(record: S3NotificationSqsRecord, deps: IngestDeps | None = Non
         metrics.add_metric(name="ObjectEventsReceived", unit=MetricUnit.Count, value=1)
         outcome = process_object_event(event, deps)
         if outcome.action == "ingested":
-            index_after_ingest(outcome.document_id)
+            index_after_ingest(outcome.document_id, outcome.kb_id)
 
 
 @logger.inject_lambda_context(clear_state=True)

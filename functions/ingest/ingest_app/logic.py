@@ -38,6 +38,7 @@ from claw_common.documents import knowledge_base_of
 from claw_common.observability import MetricUnit, emit_metric, logger, metrics, tracer
 from ingest_app import ocr_handoff as ocr
 from ingest_app import repository as repo
+from ingest_app.copy_rows import encode_rows
 from ingest_app.models import S3EventRecord
 from ingest_app.objects import RetryableIngestError, download, head_object
 from ingest_app.parsers import DocumentRejected, ParseLimits, limits_for_tier
@@ -52,6 +53,7 @@ class IngestOutcome:
     reason: str = ""
     document_id: str | None = None
     chunks: int = 0
+    kb_id: str | None = None  # of an ingested document: its knowledge base's vector-index upkeep runs next
 
 
 @dataclass(frozen=True)
@@ -236,11 +238,14 @@ def _object_created(conn: Any, deps: IngestDeps, record: S3EventRecord, bucket: 
 
 
 def _lock(conn: Any, document_id: str) -> None:
+    """Take the document's session lock; the transaction stays open for the reads that follow.
+
+    (A session lock outlives the transaction it was taken in, committed or rolled back.)
+    """
     import psycopg
 
     try:
         repo.lock_document(conn, document_id)
-        conn.commit()
     except psycopg.errors.QueryCanceled as exc:
         # Another invocation has held this document longer than the statement timeout: let
         # SQS bring the event back later, when that ingest has finished (without touching status).
@@ -253,8 +258,12 @@ def _unlock(conn: Any, document_id: str) -> None:
 
     try:
         conn.rollback()
-        repo.unlock_document(conn, document_id)
-        conn.commit()
+        # In autocommit: one round trip, without a transaction of its own around it.
+        conn.autocommit = True
+        try:
+            repo.unlock_document(conn, document_id)
+        finally:
+            conn.autocommit = False
     except psycopg.Error:
         # A broken connection has lost its session locks with it.
         logger.warning("could not release the document lock", extra={"document_id": document_id})
@@ -294,6 +303,9 @@ def _ingest_locked(
                 code="too_large",
             )
         repo.mark_processing(conn, document_id)
+        # Read with the status change: no transaction stays open while the file is parsed and embedded.
+        source = ocr.source_version(identity)
+        ocr_text, ocr_errors = ocr.ocr_texts(conn, document_id, source)
         conn.commit()
         if deps.ahead is not None:
             deps.ahead.start(limits)
@@ -303,15 +315,8 @@ def _ingest_locked(
         if data is None:
             data = download(deps.s3, document["s3_bucket"], key, identity["version_id"], limits.max_bytes)
         stage = "parsing the file"
-        source = ocr.source_version(identity)
-        ocr_text, ocr_errors = ocr.ocr_texts(conn, document_id, source)
         if prepared is not None and prepared.fits(document, limits, ocr_text, ocr_errors):
-            chunks, parsed, vectors, search_texts = (
-                prepared.chunks,
-                prepared.parsed,
-                prepared.vectors,
-                prepared.search_texts,
-            )
+            chunks, parsed, rows = prepared.chunks, prepared.parsed, prepared.rows
             metrics.add_metric(
                 name="EmbeddingLatency", unit=MetricUnit.Milliseconds, value=prepared.embed_seconds * 1000
             )
@@ -322,14 +327,14 @@ def _ingest_locked(
                 return _send_to_ocr(conn, deps, document, identity, parsed)
             stage = "embedding"
             vectors = embed(deps.embedder, [c.text for c in chunks])
-            search_texts = segment([c.text for c in chunks])
+            rows = encode_rows(chunks, segment([c.text for c in chunks]), vectors)
 
         stage = "storing chunks"
         with conn.transaction():
             current = repo.get_document(conn, document_id, for_update=True)
             if current is None:
                 return IngestOutcome("skipped", "the document was deleted during ingest", document_id)
-            repo.replace_chunks(conn, document=current, chunks=chunks, search_texts=search_texts, vectors=vectors)
+            repo.replace_chunks(conn, document=current, rows=rows)
             repo.mark_ready(
                 conn,
                 document_id,
@@ -370,7 +375,7 @@ def _ingest_locked(
 
     metrics.add_metric(name="DocumentsIngested", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ChunksWritten", unit=MetricUnit.Count, value=len(chunks))
-    return IngestOutcome("ingested", "", document_id, len(chunks))
+    return IngestOutcome("ingested", "", document_id, len(chunks), kb.kb_id)
 
 
 def _send_to_ocr(

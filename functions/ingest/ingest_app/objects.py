@@ -23,14 +23,52 @@ def head_object(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
         raise RetryableIngestError(f"S3 HEAD failed ({code or status})") from exc
     except BotoCoreError as exc:
         raise RetryableIngestError(f"S3 HEAD failed ({type(exc).__name__})") from exc
-    version = head.get("VersionId")
+    return _head_of(head)
+
+
+def _head_of(response: dict[str, Any]) -> dict[str, Any]:
+    """The object's identity and size as ``head_object`` returns it, from a HEAD or GET response."""
+    version = response.get("VersionId")
     return {
         "version_id": None if version in (None, "", "null") else version,
-        "etag": str(head.get("ETag") or "").strip('"') or None,
-        "size": int(head.get("ContentLength") or 0),
-        "content_type": head.get("ContentType"),
-        "metadata": head.get("Metadata") or {},
+        "etag": str(response.get("ETag") or "").strip('"') or None,
+        "size": int(response.get("ContentLength") or 0),
+        "content_type": response.get("ContentType"),
+        "metadata": response.get("Metadata") or {},
     }
+
+
+def fetch_object(s3: Any, bucket: str, key: str, max_bytes: int) -> tuple[dict[str, Any] | None, bytes | None]:
+    """HEAD and bytes of the current object version in one GET: ``(head, data)``.
+
+    The size is checked on the response headers before the body is read: an object larger
+    than ``max_bytes`` gives ``(head, None)`` and not a byte of its body. ``(None, None)`` when
+    the object no longer exists. The head and the bytes are of one version by construction
+    (a HEAD then a GET by version id is the same thing in two requests).
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if status == 404 or code in ("404", "NoSuchKey", "NotFound"):
+            return None, None
+        raise RetryableIngestError(f"S3 GET failed ({code or status})") from exc
+    except BotoCoreError as exc:
+        raise RetryableIngestError(f"S3 GET failed ({type(exc).__name__})") from exc
+    head = _head_of(response)
+    body = response["Body"]
+    try:
+        if head["size"] > max_bytes:
+            return head, None
+        data = body.read(max_bytes + 1)
+    except BotoCoreError as exc:
+        raise RetryableIngestError(f"S3 GET failed ({type(exc).__name__})") from exc
+    finally:
+        body.close()
+    return head, data
 
 
 def download(s3: Any, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes:

@@ -6,48 +6,12 @@ after the old ones are deleted, so readers see either the old set or the new one
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pgvector import HalfVector, Vector
-
-from ingest_app.chunker import Chunk
-
-CHUNK_COLUMNS = (
-    "document_id",
-    "chunk_index",
-    "kb_id",
-    "owner_id",
-    "text",
-    "search_text",
-    "heading_path",
-    "page",
-    "row",
-    "sheet",
-    "metadata",
-    "token_count",
-    "embedding",
-)
-CHUNK_TYPES = (
-    "uuid",
-    "int4",
-    "uuid",
-    "uuid",
-    "text",
-    "text",
-    "text[]",
-    "int4",
-    "int4",
-    "text",
-    "jsonb",
-    "int4",
-    "halfvec",
-)
-# Stored as halfvec (2 bytes a dimension, inline): layers/common/claw_common/data/migrations/0010_vector_store.sql.
-_COPY_CHUNKS = f"COPY chunks ({', '.join(CHUNK_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+from ingest_app.copy_rows import COPY_CHUNKS, copy_data
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,41 +122,15 @@ def mark_failed(
     )
 
 
-def replace_chunks(
-    conn: Any,
-    *,
-    document: dict[str, Any],
-    chunks: Sequence[Chunk],
-    search_texts: Sequence[str],
-    vectors: Sequence[Any],
-) -> None:
-    """Delete the document's chunks and COPY the new ones (in the caller's transaction)."""
-    document_id = uuid.UUID(str(document["id"]))
-    kb_id = uuid.UUID(str(document["kb_id"]))
-    owner_id = uuid.UUID(str(document["owner_id"]))
-    conn.execute("DELETE FROM chunks WHERE document_id = %s", (document_id,))
-    with conn.cursor() as cur, cur.copy(_COPY_CHUNKS) as copy:
-        copy.set_types(list(CHUNK_TYPES))
-        for chunk, search_text, vector in zip(chunks, search_texts, vectors, strict=True):
-            metadata = dict(chunk.metadata)
-            copy.write_row(
-                (
-                    document_id,
-                    chunk.index,
-                    kb_id,
-                    owner_id,
-                    _no_nul(chunk.text),
-                    _no_nul(search_text),
-                    [_no_nul(h) for h in chunk.heading_path],
-                    chunk.page,
-                    chunk.row,
-                    chunk.sheet,
-                    _jsonb(metadata),
-                    chunk.token_count,
-                    # A numpy array, or a pgvector Vector where numpy is not installed (Zhipu path).
-                    HalfVector(vector.to_list() if isinstance(vector, Vector) else vector),
-                )
-            )
+def replace_chunks(conn: Any, *, document: dict[str, Any], rows: Sequence[bytes]) -> None:
+    """Delete the document's chunks and COPY the new ones (in the caller's transaction).
+
+    ``rows``: the chunks encoded by ``ingest_app.copy_rows.encode_rows``.
+    """
+    conn.execute("DELETE FROM chunks WHERE document_id = %s", (uuid.UUID(str(document["id"])),))
+    data = copy_data(document["id"], document["kb_id"], document["owner_id"], rows)
+    with conn.cursor() as cur, cur.copy(COPY_CHUNKS) as copy:
+        copy.write(data)
 
 
 def mark_ready(conn: Any, document_id: str, *, values: dict[str, Any]) -> None:
@@ -214,15 +152,3 @@ def mark_ready(conn: Any, document_id: str, *, values: dict[str, Any]) -> None:
 def delete_document(conn: Any, document_id: str) -> None:
     """Delete the document; its chunks go with it (ON DELETE CASCADE)."""
     conn.execute("DELETE FROM documents WHERE id = %s", (document_id,))
-
-
-def _no_nul(text: str) -> str:
-    # PostgreSQL text cannot hold NUL; parsers strip it, this is the last guard.
-    return text.replace("\x00", "")
-
-
-def _jsonb(value: Any) -> Any:
-    """A value COPY dumps as jsonb (Chinese kept readable, unknown types as strings)."""
-    from psycopg.types.json import Jsonb
-
-    return Jsonb(value, dumps=lambda v: json.dumps(v, ensure_ascii=False, default=str))
