@@ -9,6 +9,18 @@ class RetryableIngestError(Exception):
     """A temporary failure: the SQS record must fail so that it is delivered again."""
 
 
+def _code(exc: Any) -> str:
+    """A ClientError's S3 error code, else its HTTP status."""
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+def _missing(exc: Any) -> bool:
+    """True when a ClientError says the object does not exist."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status == 404 or _code(exc) in ("404", "NoSuchKey", "NotFound")
+
+
 def head_object(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     """HEAD of the current object version; None when it no longer exists."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -16,11 +28,9 @@ def head_object(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if status == 404 or code in ("404", "NoSuchKey", "NotFound"):
+        if _missing(exc):
             return None
-        raise RetryableIngestError(f"S3 HEAD failed ({code or status})") from exc
+        raise RetryableIngestError(f"S3 HEAD failed ({_code(exc)})") from exc
     except BotoCoreError as exc:
         raise RetryableIngestError(f"S3 HEAD failed ({type(exc).__name__})") from exc
     return _head_of(head)
@@ -51,11 +61,9 @@ def fetch_object(s3: Any, bucket: str, key: str, max_bytes: int) -> tuple[dict[s
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if status == 404 or code in ("404", "NoSuchKey", "NotFound"):
+        if _missing(exc):
             return None, None
-        raise RetryableIngestError(f"S3 GET failed ({code or status})") from exc
+        raise RetryableIngestError(f"S3 GET failed ({_code(exc)})") from exc
     except BotoCoreError as exc:
         raise RetryableIngestError(f"S3 GET failed ({type(exc).__name__})") from exc
     head = _head_of(response)
