@@ -82,9 +82,13 @@ def delete_knowledge_base(caller: Caller, kb_id: str) -> None:
     removed = delete_all_versions(documents_bucket(), prefix=f"{KB_PREFIX}{kb_id}/")
     from claw_ai.retrieval import vector_index
 
-    with db.connection() as conn:
-        KnowledgeRepository(conn).delete_kb(caller.user_id, kb_id)
-        indexed = vector_index.index_state(conn, kb_id) != "none"
+    def delete_rows() -> bool:
+        with db.connection() as conn:
+            KnowledgeRepository(conn).delete_kb(caller.user_id, kb_id)
+            return vector_index.index_state(conn, kb_id) != "none"
+
+    # The cascade meets the row locks of an ingest writing one of its documents: a deadlock's loser is run again.
+    indexed = db.retrying_conflicts(delete_rows)
     if indexed:  # its own HNSW index goes too, once the rows are gone (a concurrent drop blocks nobody)
         _drop_vector_index(kb_id)
     # Conversations that used it now have no knowledge base (ON DELETE SET NULL).

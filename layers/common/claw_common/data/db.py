@@ -12,18 +12,20 @@ pooled connection ``CHECK_DEADLINE_S``; waiting for a pooled connection ``POOL_T
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from claw_common.errors import DependencyUnavailable
-from claw_common.observability import tracer
+from claw_common.observability import logger, tracer
 from claw_common.settings import get_settings
 
 if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
+
+T = TypeVar("T")
 
 
 CONNECT_TIMEOUT_S = 3
@@ -127,6 +129,27 @@ def _statement_timeout(conn: Any, timeout_ms: int) -> Iterator[None]:
         conn.deadline_s = deadline_for(default_ms)
         if not conn.closed and conn.info.transaction_status != 3:  # 3: INERROR
             conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(default_ms),))
+
+
+def retrying_conflicts(work: Callable[[], T], *, attempts: int = 3) -> T:
+    """``work()`` (one :func:`connection` block), run again when PostgreSQL rolled it back as the
+    loser of a deadlock or a serialization conflict (SQLSTATE class 40): the other transaction
+    has finished by then, and the same work goes through. Cascading deletes meet the row locks of
+    concurrent writers in an order neither chose (a knowledge base deleted while ingest writes
+    one of its documents); PostgreSQL breaks such a cycle after ``deadlock_timeout`` (1 s) by
+    cancelling one side. Only for work that is safe to repeat."""
+    import psycopg
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DependencyUnavailable as exc:
+            cause = exc.__cause__
+            conflict = isinstance(cause, psycopg.Error) and str(cause.sqlstate or "").startswith("40")
+            if attempt == attempts or not conflict:
+                raise
+            logger.warning("transaction rolled back by a conflict; running it again", extra={"attempt": attempt})
+    raise AssertionError("unreachable")
 
 
 def db_ping() -> bool:
