@@ -2,11 +2,11 @@
 
 An invocation processes its SQS records one after another (``ingest_app.handler``). Once a
 record knows its tier's parse limits, the next records' objects are fetched (one thread; one GET
-each, whose headers are the HEAD) and parsed, chunked, embedded, segmented and encoded as COPY rows
-(another thread), at most ``window`` ahead, while this record waits on the database and writes
-(S3 and the database wait without the GIL, and numpy releases it inside the model): the embedder
-goes from one document to the next without waiting for the round trips in between, and the write
-only sends bytes.
+each, whose headers are the HEAD), parsed, chunked and segmented (a second thread), then embedded
+and encoded as COPY rows (a third), at most ``window`` ahead, while this record waits on the
+database and writes (S3 and the database wait without the GIL, and numpy releases it inside the
+model): the embedder goes from one document to the next without waiting for the round trips or
+the parsing in between, and the write only sends bytes.
 
 Only a head start; nothing is written ahead. A record uses what was prepared only when it was
 prepared from exactly the inputs it would use itself: the prepared HEAD is the record's HEAD
@@ -88,8 +88,10 @@ class WorkAhead:
         self._max_bytes = max_bytes
         self._next = 0  # position of the first object no record has reached yet
         self._limits: ParseLimits | None = None
-        # S3 on one thread, parsing and embedding on another: the next object downloads meanwhile.
+        # S3 on one thread, parsing on a second, embedding on a third: the embedder's next document
+        # is downloaded and chunked while it embeds the current one.
         self._io: ThreadPoolExecutor | None = None
+        self._parse: ThreadPoolExecutor | None = None
         self._cpu: ThreadPoolExecutor | None = None
         self._pending: dict[int, Future[Prepared | None]] = {}
 
@@ -126,10 +128,10 @@ class WorkAhead:
         for future in self._pending.values():
             future.cancel()
         self._pending.clear()
-        for executor in (self._io, self._cpu):
+        for executor in (self._io, self._parse, self._cpu):
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)
-        self._io = self._cpu = None
+        self._io = self._parse = self._cpu = None
 
     def _fill(self) -> None:
         limits = self._limits
@@ -137,19 +139,21 @@ class WorkAhead:
             return
         for position in range(self._next, min(self._next + self._window, len(self._objects))):
             if position not in self._pending:
-                if self._io is None or self._cpu is None:
+                if self._io is None or self._parse is None or self._cpu is None:
                     self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-ahead-s3")
+                    self._parse = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-ahead-parse")
                     self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-ahead")
                 bucket, key = self._objects[position]
                 fetched = self._io.submit(self._fetch, bucket, key, limits)
-                self._pending[position] = self._cpu.submit(self._prepare, fetched, key, limits)
+                chunked = self._parse.submit(self._chunk, fetched, key, limits)
+                self._pending[position] = self._cpu.submit(self._embed, chunked)
 
     def _fetch(self, bucket: str, key: str, limits: ParseLimits) -> tuple[dict[str, Any] | None, bytes | None]:
         # One GET gives the HEAD and the bytes of one version (the size is checked before the body is read).
         head, data = fetch_object(self._s3, bucket, key, min(self._max_bytes, limits.max_bytes))
         return head, data if data is not None and head is not None and len(data) == head["size"] else None
 
-    def _prepare(
+    def _chunk(
         self, fetched: Future[tuple[dict[str, Any] | None, bytes | None]], key: str, limits: ParseLimits
     ) -> Prepared | None:
         head, data = fetched.result()
@@ -168,10 +172,15 @@ class WorkAhead:
             return Prepared(head, data)
         if parsed.ocr_pages or not chunks:
             return Prepared(head, data)
-        texts = [c.text for c in chunks]
+        search_texts = segment([c.text for c in chunks])
+        return Prepared(head, data, filename, title, limits, chunks, parsed, search_texts=search_texts)
+
+    def _embed(self, chunked: Future[Prepared | None]) -> Prepared | None:
+        prepared = chunked.result()
+        if prepared is None or prepared.chunks is None or prepared.search_texts is None:
+            return prepared
         started = time.perf_counter()
-        vectors = embed_texts(self._embedder, texts)
-        seconds = time.perf_counter() - started
-        search_texts = segment(texts)
-        rows = encode_rows(chunks, search_texts, vectors)
-        return Prepared(head, data, filename, title, limits, chunks, parsed, vectors, search_texts, seconds, rows)
+        prepared.vectors = embed_texts(self._embedder, [c.text for c in prepared.chunks])
+        prepared.embed_seconds = time.perf_counter() - started
+        prepared.rows = encode_rows(prepared.chunks, prepared.search_texts, prepared.vectors)
+        return prepared
