@@ -323,8 +323,13 @@ def delete_document(caller: Caller, kb_id: str, document_id: str) -> None:
     with db.connection() as conn:
         document = owned_document(conn, caller, kb_id, document_id)
     delete_all_versions(document["s3_bucket"], key=document["s3_key"])
-    with db.connection() as conn:
-        KnowledgeRepository(conn).delete_document(caller.user_id, kb_id, document_id)
+
+    def delete_row() -> None:
+        with db.connection() as conn:
+            KnowledgeRepository(conn).delete_document(caller.user_id, kb_id, document_id)
+
+    # Its cascade (chunks, OCR pages, documents it superseded) can meet an ingest's row locks.
+    db.retrying_conflicts(delete_row)
     metrics.add_metric(name="DocumentsDeleted", unit=MetricUnit.Count, value=1)
 
 
