@@ -128,12 +128,16 @@ def test_a_server_that_never_answers_costs_one_timeout_then_the_circuit_opens() 
         first, first_s = timed(lambda: client.get("k"))
         connections_for_the_first = len(accepted)
         second, _ = timed(lambda: client.get("k"))
-        third, third_s = timed(lambda: client.get("k"))
+        connections_before_the_third = len(accepted)
+        third, _ = timed(lambda: client.get("k"))
+        connections_after_the_third = len(accepted)
     # A timeout is not retried (one connection, one deadline), then two failures open the circuit
     assert isinstance(first, CacheUnavailable) and 0.25 <= first_s < 1.0
     assert connections_for_the_first == 1
     assert isinstance(second, CacheUnavailable)
-    assert isinstance(third, CacheUnavailable) and "circuit open" in str(third) and third_s < 0.05
+    # and the third is refused without a connection attempt
+    assert isinstance(third, CacheUnavailable) and "circuit open" in str(third)
+    assert connections_after_the_third == connections_before_the_third
     assert client.breaker.state == "open"
 
 
@@ -145,8 +149,8 @@ def test_a_refused_connection_fails_fast_and_the_circuit_closes_after_a_good_tri
     breaker = CircuitBreaker("redis", failure_threshold=2, reset_timeout_s=5, clock=lambda: now[0])
     client = RespClient(f"redis://127.0.0.1:{port}/0", 0.3, breaker=breaker)
     for _ in range(2):
-        error, seconds = timed(lambda: client.get("k"))
-        assert isinstance(error, CacheUnavailable) and seconds < 0.25
+        error, _ = timed(lambda: client.get("k"))
+        assert isinstance(error, CacheUnavailable) and "refused" in str(error).lower()
     assert breaker.state == "open"
     # When the cache is back (here: the client pointed at the live server) and the open time passed
     client.port = int(url.split(":")[2].split("/")[0])
