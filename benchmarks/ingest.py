@@ -9,8 +9,10 @@ PostgreSQL, same run.
   mapping invokes it: per record HEAD + GET from S3 (moto), parse, chunk, embed in batches of
   64, segment for the keyword index, one transaction that COPYs the chunks into ``chunks``
   (GIN + btree indexes maintained; no global HNSW, docs/vector-store.md) and marks the
-  document ready, then the knowledge base's vector-index upkeep; the next records of the batch
-  are prepared ahead meanwhile (``ingest_app.ahead``).
+  document ready, then the knowledge base's vector-index plan (past 2,000 chunks: the delayed
+  check on ingest's queue; the build it leads to runs after the last round, through the
+  handler, and is counted in ours' time); the next records of the batch are prepared ahead
+  meanwhile (``ingest_app.ahead``).
 * Peer: what a user of LangChain writes: decode the file, ``RecursiveCharacterTextSplitter``
   with a chunk size giving about as many chunks as ours, ``PGVector.add_documents`` into a
   collection; an HNSW cosine index on the peer's table, as LangChain's docs advise.
@@ -24,6 +26,7 @@ can be compared with and without the model's share.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -38,11 +41,8 @@ TARGET_RATIO = 3.0
 WHY_SLOW = (
     "Ours runs as the Lambda does (SQS batches of 10, the next documents fetched, chunked, embedded, segmented and "
     "encoded as COPY rows ahead on background threads) without the global HNSW index the peer keeps as its docs "
-    "recommend. The largest cost left is an HNSW index too: the run writes 100 documents (~10,000 chunks) into "
-    "one knowledge base, which gets its own index at 2,000 chunks, and every chunk after that is inserted into "
-    "that graph (~0.85 ms a row in PostgreSQL; into the store in use, with index upkeep switched off, ours ran at "
-    "1,420 chunks/s instead of 625 in the ingest work's own measurement). A lower ef_construction (32) saved ~10% "
-    "of it, not worth its recall. The rest is work the peer does not do at all, per chunk: token-exact "
+    "recommend, and builds its knowledge base's own index once, after the load (~0.15 ms a row, against ~0.85 ms "
+    "a row inserted into a graph). The rest is work the peer does not do at all, per chunk: token-exact "
     "structure-aware chunking (~0.24 ms), jieba segmentation (~0.1 ms), and in PostgreSQL the generated tsvector "
     "(~0.15 ms a row) and its GIN index (~0.09 ms) for hybrid search. On 2 shared cores the background threads "
     "and PostgreSQL compete with the rest of the machine; the per-round ratio shows how much the load moves it."
@@ -159,8 +159,10 @@ def run(quick: bool, platform: Any) -> Section:
             "ObjectCreated records, as one Lambda environment gets them (per record: S3 HEAD+GET from moto, parse, "
             "structure-aware chunking at 400 tokens / 60 overlap, embed in batches of 64, jieba segmentation for "
             "the keyword index, one transaction: DELETE + binary COPY into `chunks` with its GIN and btree "
-            "indexes (no global HNSW), document marked ready, vector-index upkeep; the next records prepared "
-            "ahead on background threads). Peer: decode + `RecursiveCharacterTextSplitter` + "
+            "indexes (no global HNSW), document marked ready; past 2,000 chunks in the knowledge base each document "
+            "queues the delayed index check, and the index build it leads to once the load has settled runs after "
+            "the last round, through the handler, counted in ours' time; the next records prepared ahead on "
+            "background threads). Peer: decode + `RecursiveCharacterTextSplitter` + "
             "`PGVector.add_documents` (psycopg 3 via SQLAlchemy), HNSW cosine index on its table, one document "
             "at a time. Ours and the peer interleaved in rounds, the order alternating. Twice, half the documents "
             "each: into an empty store, then into a store in use, holding "
@@ -200,6 +202,11 @@ def run(quick: bool, platform: Any) -> Section:
             "chunks/s without embedding",
         ],
         rows,
+    )
+    section.table(
+        "Ours: the knowledge base's vector index, built once loading settled (counted in ours' seconds above)",
+        ["store", "chunks in the knowledge base", "index checks queued", "build s (through the handler)"],
+        [[r["label"], r["stored"], r["index_checks"], r["index_s"]] for r in results],
     )
     section.table(
         "Ratio ours / peer",
@@ -247,6 +254,8 @@ def _phase(label: str, corpus: list[tuple[str, bytes]], other: int, dim: int, qu
     import ingest_app.handler as handler
     from claw_ai.embeddings import HashEmbedder
     from claw_common.aws import aws_client
+    from claw_common.settings import get_settings
+    from claw_local.sqs import sqs_batch_event
     from ingest_app.logic import IngestDeps, get_ingest_deps, limits_for_owner_tier, process_object_event
     from ingest_app.models import S3EventRecord
 
@@ -267,7 +276,18 @@ def _phase(label: str, corpus: list[tuple[str, bytes]], other: int, dim: int, qu
         records.append(S3EventRecord.model_validate(raw_records[-1]))
 
     ours_embedder = TimedEmbedder(HashEmbedder(dim))
-    deps = IngestDeps(s3=s3, embedder=ours_embedder, limits_for=limits_for_owner_tier)
+    # As deployed: past 2,000 chunks each document queues the delayed index check on ingest's own
+    # queue (here one nobody polls); the index is built after the last round, and timed.
+    sqs = aws_client("sqs")
+    queue_url = sqs.create_queue(QueueName=f"bench-ingest-index-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    deps = IngestDeps(
+        s3=s3,
+        embedder=ours_embedder,
+        limits_for=limits_for_owner_tier,
+        sqs=sqs,
+        ingest_queue_url=queue_url,
+        index_quiet_s=get_settings().vector_index_quiet_s,
+    )
     process_object_event(records[0], deps)  # warm-up: imports, tokenizer, jieba dictionary; not counted
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DELETE FROM chunks WHERE kb_id = %s", (kb,))
@@ -325,26 +345,61 @@ def _phase(label: str, corpus: list[tuple[str, bytes]], other: int, dim: int, qu
             n += len(docs)
         return time.perf_counter() - started, n
 
+    def ours_index() -> float:
+        """The index build the queued check does once loading has settled (the quiet time itself
+        is not counted: the machine does nothing meanwhile), through the handler."""
+        from ingest_app.models import VectorIndexDue
+
+        due = VectorIndexDue.model_validate({"kb_id": kb}).model_dump_json()
+        event = sqs_batch_event(
+            [{"MessageId": str(uuid.uuid4()), "ReceiptHandle": "bench", "Body": due}],
+            "arn:aws:sqs:us-east-1:123456789012:bench-ingest",
+            "us-east-1",
+        )
+        quiet = dataclasses.replace(deps, index_quiet_s=0)
+        handler.get_ingest_deps = lambda: quiet
+        try:
+            started = time.perf_counter()
+            _invoke([event])
+            return time.perf_counter() - started
+        finally:
+            handler.get_ingest_deps = get_ingest_deps
+
     rounds = 4 if quick else 5
     documents = len(corpus)
     ours_s = peer_s = 0.0
     ours_chunks = peer_chunks = 0
     per_round = []
+    index_s = 0.0
     for r in range(rounds):
         part = slice(r * documents // rounds, (r + 1) * documents // rounds)
         order = (("ours", ours), ("peer", peer)) if r % 2 == 0 else (("peer", peer), ("ours", ours))
         got: dict[str, tuple[float, int]] = {}
         for name, fn in order:
             got[name] = fn(raw_records[part] if name == "ours" else corpus[part])
+            if name == "ours" and r == rounds - 1:
+                # The last documents are in: the index is built now, on ours' account.
+                index_s = ours_index()
+                got["ours"] = (got["ours"][0] + index_s, got["ours"][1])
         ours_s += got["ours"][0]
         ours_chunks += got["ours"][1]
         peer_s += got["peer"][0]
         peer_chunks += got["peer"][1]
         per_round.append((got["ours"][1] / got["ours"][0]) / (got["peer"][1] / got["peer"][0]))
+    from claw_ai.retrieval.vector_index import HNSW_MIN_CHUNKS, index_state
+
     with psycopg.connect(database_url, autocommit=True) as conn:
         stored = conn.execute("SELECT count(*) FROM chunks WHERE kb_id = %s", (kb,)).fetchone()[0]
+        indexed = index_state(conn, kb)
     if stored != ours_chunks:
         raise RuntimeError(f"{ours_chunks} chunks reported but {stored} stored")
+    if stored >= HNSW_MIN_CHUNKS and indexed != "valid":
+        raise RuntimeError(f"the knowledge base holds {stored} chunks but its vector index is {indexed}")
+    queued = sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    checks = sum(int(v) for v in queued.values())  # the delayed index checks the documents queued
+    sqs.delete_queue(QueueUrl=queue_url)
 
     ours_rate, peer_rate = ours_chunks / ours_s, peer_chunks / peer_s
     ours_ex = ours_chunks / max(1e-9, ours_s - ours_embedder.seconds)
@@ -362,6 +417,9 @@ def _phase(label: str, corpus: list[tuple[str, bytes]], other: int, dim: int, qu
         "ratio_ex": ours_ex / peer_ex,
         "per_round": per_round,
         "ours_rate": ours_rate,
+        "index_s": index_s,
+        "index_checks": checks,
+        "stored": int(stored),
         "peer_rate": peer_rate,
         "chunk_size": chunk_size,
         "avg_chars": float(avg_chars),

@@ -31,8 +31,8 @@ from claw_common.settings import get_settings
 from ingest_app.ahead import WorkAhead
 from ingest_app.assemble import process_ocr_completed
 from ingest_app.logic import IngestDeps, get_ingest_deps, process_object_event
-from ingest_app.models import S3EventNotification, S3NotificationSqsRecord
-from ingest_app.vector_upkeep import index_after_ingest
+from ingest_app.models import S3EventNotification, S3NotificationSqsRecord, VectorIndexDue
+from ingest_app.vector_upkeep import index_after_ingest, index_when_quiet
 
 
 class NotEnoughTime(Exception):
@@ -40,10 +40,16 @@ class NotEnoughTime(Exception):
 
 
 def handle_record(record: S3NotificationSqsRecord, deps: IngestDeps | None = None) -> None:
-    """Process every S3 event in one SQS record (S3 sends one per message), or assemble after OCR."""
+    """Process every S3 event in one SQS record (S3 sends one per message), assemble after OCR,
+    or build a knowledge base's vector index once its loading has settled."""
     notification = record.body
+    if isinstance(notification, VectorIndexDue):
+        index_when_quiet(str(notification.kb_id), deps or get_ingest_deps())
+        return
     if isinstance(notification, OcrCompleted):
-        process_ocr_completed(notification, deps)
+        outcome = process_ocr_completed(notification, deps)
+        if outcome.action == "ingested":
+            index_after_ingest(outcome.document_id, outcome.kb_id, deps or get_ingest_deps())
         return
     if not isinstance(notification, S3EventNotification):
         logger.info("skipping s3:TestEvent", extra={"message_id": record.messageId})
@@ -52,7 +58,7 @@ def handle_record(record: S3NotificationSqsRecord, deps: IngestDeps | None = Non
         metrics.add_metric(name="ObjectEventsReceived", unit=MetricUnit.Count, value=1)
         outcome = process_object_event(event, deps)
         if outcome.action == "ingested":
-            index_after_ingest(outcome.document_id, outcome.kb_id)
+            index_after_ingest(outcome.document_id, outcome.kb_id, deps or get_ingest_deps())
 
 
 @logger.inject_lambda_context(clear_state=True)

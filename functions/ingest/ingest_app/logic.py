@@ -66,6 +66,8 @@ class IngestDeps:
     sqs: Any = None
     ocr_queue_url: str | None = None
     ocr_pages_per_message: int = 10
+    ingest_queue_url: str | None = None  # its own queue: the delayed "build the vector index" (vector_upkeep)
+    index_quiet_s: int = 30
     ahead: Any = None  # the invocation's ingest_app.ahead.WorkAhead: the next record prepared meanwhile
 
 
@@ -87,6 +89,8 @@ def get_ingest_deps() -> IngestDeps:
         sqs=aws_client("sqs"),
         ocr_queue_url=settings.ocr_queue_url,
         ocr_pages_per_message=settings.ocr_pages_per_message,
+        ingest_queue_url=settings.ingest_queue_url,
+        index_quiet_s=settings.vector_index_quiet_s,
     )
 
 

@@ -1,10 +1,13 @@
 """Parser models of what reaches the ingest function: SQS records whose body is an S3
-event notification (or S3's one-off ``s3:TestEvent``), or ``OcrCompleted`` from the OCR function."""
+event notification (or S3's one-off ``s3:TestEvent``), ``OcrCompleted`` from the OCR function,
+or ``VectorIndexDue``, which ingest sends itself."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from urllib.parse import unquote_plus
+from uuid import UUID
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.parser.types import Json
@@ -53,7 +56,16 @@ class S3TestEvent(BaseModel):
     Bucket: str | None = None
 
 
-class S3NotificationSqsRecord(SqsRecordModel):
-    """An SQS record whose body is an S3 notification, or the OCR function's "all pages read"."""
+class VectorIndexDue(BaseModel):
+    """Ingest to itself, delayed by ``VECTOR_INDEX_QUIET_S``: build this knowledge base's vector
+    index if no document came in meanwhile (``ingest_app.vector_upkeep``)."""
 
-    body: Json[S3EventNotification | S3TestEvent | OcrCompleted]  # type: ignore[assignment]
+    kind: Literal["vector_index_due"] = "vector_index_due"
+    kb_id: UUID
+
+
+class S3NotificationSqsRecord(SqsRecordModel):
+    """An SQS record whose body is an S3 notification, the OCR function's "all pages read", or
+    ingest's own "build the vector index once loading settles"."""
+
+    body: Json[S3EventNotification | S3TestEvent | OcrCompleted | VectorIndexDue]  # type: ignore[assignment]

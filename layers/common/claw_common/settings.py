@@ -92,6 +92,14 @@ class Settings(BaseModel):
         description="The OCR function stops reading pages when less than this is left of its time, "
         "and queues the rest.",
     )
+    vector_index_quiet_s: int = Field(
+        30,
+        alias="VECTOR_INDEX_QUIET_S",
+        ge=0,
+        le=900,
+        description="A large knowledge base's vector index is built once no document was ingested into it for "
+        "this long (0: at once); docs/vector-store.md.",
+    )
     ingest_time_reserve_ms: int = Field(
         30000,
         alias="INGEST_TIME_RESERVE_MS",
