@@ -256,7 +256,8 @@ def _phase(label: str, corpus: list[tuple[str, bytes]], other: int, dim: int, qu
     from claw_common.aws import aws_client
     from claw_common.settings import get_settings
     from claw_local.sqs import sqs_batch_event
-    from ingest_app.logic import IngestDeps, get_ingest_deps, limits_for_owner_tier, process_object_event
+    from ingest_app.deps import IngestDeps, get_ingest_deps, limits_for_owner_tier
+    from ingest_app.logic import process_object_event
     from ingest_app.models import S3EventRecord
 
     database_url = os.environ["DATABASE_URL"]

@@ -13,7 +13,8 @@ from claw_common.observability import tracer
 from claw_common.ocr_messages import OcrCompleted
 from ingest_app import ocr_handoff as ocr
 from ingest_app import repository as repo
-from ingest_app.logic import IngestDeps, IngestOutcome, _ingest_locked, _lock, _unlock, get_ingest_deps
+from ingest_app.deps import IngestDeps, get_ingest_deps
+from ingest_app.logic import IngestOutcome, _ingest_locked, _lock, _unlock
 from ingest_app.objects import head_object
 
 

@@ -30,7 +30,8 @@ from claw_common.ocr_messages import OcrCompleted
 from claw_common.settings import get_settings
 from ingest_app.ahead import WorkAhead
 from ingest_app.assemble import process_ocr_completed
-from ingest_app.logic import IngestDeps, get_ingest_deps, process_object_event
+from ingest_app.deps import IngestDeps, get_ingest_deps
+from ingest_app.logic import process_object_event
 from ingest_app.models import S3EventNotification, S3NotificationSqsRecord, VectorIndexDue
 from ingest_app.vector_upkeep import index_after_ingest, index_when_quiet
 
