@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")
     RESULTS.mkdir(parents=True, exist_ok=True)
 
-    from claw_local.services import apply_dummy_aws_env, free_port
+    from claw_local.services import apply_dummy_aws_env, free_port, start_moto_process
 
     apply_dummy_aws_env(override=True)
     # Handlers log one JSON line per request; at thousands of requests that is noise (and cost)
@@ -75,11 +75,18 @@ def main(argv: list[str] | None = None) -> int:
         # instance's memory (1 GB on a 4 GB instance); the development default is 128 MB, less
         # than the 100k-chunk table and its indexes, which would put every search on the OS cache.
         database_url, stop_postgres = start_postgres(data_dir / "postgres", settings=POSTGRES_SETTINGS)
+    aws_endpoint_url = os.environ.get("BENCH_AWS_ENDPOINT_URL") or None
+    stop_aws = None
+    if aws_endpoint_url is None:
+        # S3 and SQS in a process of their own, as on AWS they are outside the function: the
+        # emulator's request handling must not share the measured process's GIL.
+        aws_endpoint_url, stop_aws = start_moto_process(free_port())
     platform = LocalPlatform(
         data_dir,
         gateway_port=free_port(),
         aws_port=free_port(),
         database_url=database_url,
+        aws_endpoint_url=aws_endpoint_url,
         redis_url=os.environ.get("BENCH_REDIS_URL") or None,
         extra_env={"POWERTOOLS_DEV": "false", "POWERTOOLS_LOG_LEVEL": "WARNING"},
     )
@@ -112,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         platform.stop()
         if stop_postgres is not None:
             stop_postgres()
+        if stop_aws is not None:
+            stop_aws()
         shutil.rmtree(data_dir, ignore_errors=True)
 
     from benchmarks.report import write_report

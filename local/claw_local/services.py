@@ -181,6 +181,37 @@ def start_moto(port: int, state_file: Path | None = None) -> tuple[str, Any]:
     return url, stop
 
 
+def start_moto_process(port: int) -> tuple[str, Any]:
+    """The same emulator as :func:`start_moto`, in a process of its own (no saved state): what
+    the benchmarks use, so its request handling does not share the measured process's GIL."""
+    import subprocess
+    import sys
+
+    require_free_port(port, "AWS endpoint")
+    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url, timeout=30)
+    except BaseException:
+        process.kill()
+        raise
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+    return url, stop
+
+
 def _wait_http(url: str, timeout: float = 10.0) -> None:
     import urllib.request
 

@@ -154,3 +154,62 @@ def test_an_object_over_the_prefetch_size_is_only_looked_at_and_its_head_is_the_
             assert prepared.data is None and prepared.chunks is None
         else:
             assert prepared.data == data and prepared.chunks
+
+
+def test_a_claim_gives_the_head_before_the_document_is_prepared(s3: Any) -> None:
+    import threading
+
+    release = threading.Event()
+
+    class Held(HashEmbedder):
+        """An embedder that waits for the test: the preparation is still running when the head is read."""
+
+        def embed(self, texts: Any) -> Any:
+            release.wait(10)
+            return super().embed(texts)
+
+    docs = _put_documents(s3, 1)
+    ahead = WorkAhead(s3, Held(64), [(BUCKET, key) for key, _ in docs])
+    try:
+        ahead.start(limits_for_tier("pro"))
+        claim = ahead.claim(BUCKET, docs[0][0])
+        assert claim is not None
+        head = claim.head()
+        assert head is not None and head["size"] == len(docs[0][1])
+        release.set()
+        prepared = claim.prepared()
+    finally:
+        release.set()
+        ahead.close()
+    assert prepared is not None and prepared.head == head and prepared.rows
+
+
+def test_an_invocation_prepares_its_first_document_ahead_too(
+    platform: Any, api: Any, s3: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest_app.logic as logic
+    from tests.auth_helpers import new_user
+    from tests.knowledge_helpers import create_kb, event_for_object
+    from tests.support.events import sqs_event
+
+    kb = create_kb(api, new_user(api), "work ahead")
+    keys = []
+    for name, data in generate(2, 4, seed=5):
+        keys.append(f"kb/{kb}/{name}")
+        s3.put_object(Bucket=BUCKET, Key=keys[-1], Body=data, ContentType="text/markdown")
+    on_the_record: list[str] = []
+    parse = logic.parse_and_chunk
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        on_the_record.append(args[1]["filename"])
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(logic, "parse_and_chunk", counted)
+
+    result = platform.lambdas["IngestFunction"].invoke(sqs_event([event_for_object(s3, BUCKET, k) for k in keys]))
+
+    assert result == {"batchItemFailures": []}
+    rows = db.execute("SELECT status, chunk_count FROM documents WHERE kb_id = %s", (kb,)).fetchall()
+    assert len(rows) == 2 and all(r["status"] == "ready" and r["chunk_count"] > 0 for r in rows)
+    # Both records, the batch's first included, used what the work ahead prepared.
+    assert on_the_record == []

@@ -65,6 +65,33 @@ class Prepared:
         )
 
 
+class Claim:
+    """A record's share of the work ahead: the HEAD as soon as the object is fetched, the rest
+    (chunks, vectors, rows) when it is ready. The record does its database round trips in
+    between, while its own document is still being parsed and embedded."""
+
+    __slots__ = ("_fetched", "_prepared")
+
+    def __init__(self, fetched: Future[Any], prepared: Future[Prepared | None]) -> None:
+        self._fetched = fetched
+        self._prepared = prepared
+
+    def head(self) -> dict[str, Any] | None:
+        """The object's HEAD (from its GET), or None when the fetch failed or found nothing."""
+        try:
+            head, _ = self._fetched.result()
+        except Exception:  # noqa: BLE001 - the record looks at the object itself and reports
+            return None
+        return head
+
+    def prepared(self) -> Prepared | None:
+        """What was prepared (waiting for it to finish), or None when it failed."""
+        try:
+            return self._prepared.result()
+        except Exception:  # noqa: BLE001 - a failed head start: the record does the work and reports it
+            return None
+
+
 class WorkAhead:
     """Background threads preparing the invocation's next objects, in order (see the module docstring).
 
@@ -93,7 +120,7 @@ class WorkAhead:
         self._io: ThreadPoolExecutor | None = None
         self._parse: ThreadPoolExecutor | None = None
         self._cpu: ThreadPoolExecutor | None = None
-        self._pending: dict[int, Future[Prepared | None]] = {}
+        self._pending: dict[int, Claim] = {}
 
     def start(self, limits: ParseLimits) -> None:
         """Prepare the objects after the current record, with the parse limits of the current record.
@@ -105,28 +132,30 @@ class WorkAhead:
             self._limits = limits
         self._fill()
 
-    def take(self, bucket: str, key: str) -> Prepared | None:
-        """What was prepared for the record of ``bucket/key`` (waiting for it to finish), or None."""
+    def claim(self, bucket: str, key: str) -> Claim | None:
+        """The work ahead for the record of ``bucket/key`` (None: nothing was started for it).
+
+        The record has reached its place in the batch: the window moves past it."""
         position = next((i for i in range(self._next, len(self._objects)) if self._objects[i] == (bucket, key)), None)
         if position is None:
             return None
         self._next = position + 1
         for passed in [i for i in self._pending if i < position]:
             # Records that stopped before taking theirs (a duplicate, a missing knowledge base).
-            self._pending.pop(passed).cancel()
-        future = self._pending.pop(position, None)
+            self._pending.pop(passed)._prepared.cancel()
+        claim = self._pending.pop(position, None)
         self._fill()
-        if future is None:
-            return None
-        try:
-            return future.result()
-        except Exception:  # noqa: BLE001 - a failed head start: the record does the work and reports it
-            return None
+        return claim
+
+    def take(self, bucket: str, key: str) -> Prepared | None:
+        """What was prepared for the record of ``bucket/key`` (waiting for it to finish), or None."""
+        claim = self.claim(bucket, key)
+        return claim.prepared() if claim is not None else None
 
     def close(self) -> None:
         """Drop what was not taken; a preparation still running finishes in the background."""
-        for future in self._pending.values():
-            future.cancel()
+        for claim in self._pending.values():
+            claim._prepared.cancel()
         self._pending.clear()
         for executor in (self._io, self._parse, self._cpu):
             if executor is not None:
@@ -146,7 +175,7 @@ class WorkAhead:
                 bucket, key = self._objects[position]
                 fetched = self._io.submit(self._fetch, bucket, key, limits)
                 chunked = self._parse.submit(self._chunk, fetched, key, limits)
-                self._pending[position] = self._cpu.submit(self._embed, chunked)
+                self._pending[position] = Claim(fetched, self._cpu.submit(self._embed, chunked))
 
     def _fetch(self, bucket: str, key: str, limits: ParseLimits) -> tuple[dict[str, Any] | None, bytes | None]:
         # One GET gives the HEAD and the bytes of one version (the size is checked before the body is read).

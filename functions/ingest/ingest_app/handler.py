@@ -12,9 +12,10 @@ once less than the reserve (``INGEST_TIME_RESERVE_MS``, at most a quarter of the
 invocation started with) is left; those records are reported as batch item failures and
 come back from the queue for the next invocation.
 
-Work ahead: while one record waits on the database and writes, the batch's next documents are
-fetched, chunked, embedded and segmented on background threads (``ingest_app.ahead``); a record
-uses that work only when it was made from exactly its own inputs.
+Work ahead: from the start of the invocation (once the first record's knowledge base tells the
+parse limits), the batch's documents are fetched, chunked, embedded and segmented on background
+threads (``ingest_app.ahead``) while each record does its database round trips and writes; a
+record uses that work only when it was made from exactly its own inputs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from claw_common.data import db
+from claw_common.documents import knowledge_base_of
 from claw_common.observability import MetricUnit, logger, metrics, tracer
 from claw_common.ocr_messages import OcrCompleted
 from claw_common.settings import get_settings
@@ -33,6 +36,7 @@ from ingest_app.assemble import process_ocr_completed
 from ingest_app.deps import IngestDeps, get_ingest_deps
 from ingest_app.logic import process_object_event
 from ingest_app.models import S3EventNotification, S3NotificationSqsRecord, VectorIndexDue
+from ingest_app.repository import knowledge_base_owner
 from ingest_app.vector_upkeep import index_after_ingest, index_when_quiet
 
 
@@ -71,7 +75,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     processor = BatchProcessor(event_type=EventType.SQS, model=S3NotificationSqsRecord)
     reserve_ms = min(get_settings().ingest_time_reserve_ms, context.get_remaining_time_in_millis() // 4)
     base = get_ingest_deps()
-    deps = dataclasses.replace(base, ahead=WorkAhead(base.s3, base.embedder, _created_objects(event)))
+    objects = _created_objects(event)
+    deps = dataclasses.replace(base, ahead=WorkAhead(base.s3, base.embedder, objects))
+    _head_start(deps, objects)
 
     def handle_record_in_time(record: S3NotificationSqsRecord) -> None:
         if context.get_remaining_time_in_millis() < reserve_ms:
@@ -88,6 +94,24 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
     finally:
         deps.ahead.close()
+
+
+def _head_start(deps: IngestDeps, objects: list[tuple[str, str]]) -> None:
+    """Start preparing the batch's documents now, the first one included, with the parse limits of
+    the first one's knowledge base: its download, parsing and embedding then overlap the record's
+    own database round trips, and the embedder does not wait at the start of each batch. Any
+    failure here only means the records start the work themselves, as they otherwise would."""
+    first = next((parsed for _, key in objects if (parsed := knowledge_base_of(key)) is not None), None)
+    if first is None or deps.ahead is None:
+        return
+    try:
+        with db.connection() as conn:
+            kb = knowledge_base_owner(conn, first[0])
+            conn.rollback()
+        if kb is not None:
+            deps.ahead.start(deps.limits_for(kb.tier))
+    except Exception:  # noqa: BLE001 - the first record looks its knowledge base up and reports
+        logger.info("no head start for the batch", exc_info=True)
 
 
 def _created_objects(event: dict[str, Any]) -> list[tuple[str, str]]:

@@ -141,8 +141,12 @@ def _object_created(conn: Any, deps: IngestDeps, record: S3EventRecord, bucket: 
             "skipped", f"knowledge base {kb_id} does not exist (create it first: POST /api/v1/knowledge)"
         )
 
-    prepared = deps.ahead.take(bucket, key) if deps.ahead is not None else None
-    head = prepared.head if prepared is not None else head_object(deps.s3, bucket, key)
+    # The HEAD from the work ahead's GET; its chunks and vectors are waited for only once the
+    # document row, its lock and its status are done (ingest_app.ahead.Claim).
+    claim = deps.ahead.claim(bucket, key) if deps.ahead is not None else None
+    head = claim.head() if claim is not None else None
+    if head is None:
+        head = head_object(deps.s3, bucket, key)
     if head is None:
         conn.rollback()
         return IngestOutcome("skipped", "the object no longer exists")
@@ -170,7 +174,7 @@ def _object_created(conn: Any, deps: IngestDeps, record: S3EventRecord, bucket: 
     _lock(conn, document_id)
     try:
         return _ingest_locked(
-            conn, deps, kb=kb, document_id=document_id, identity=identity, head=head, key=key, prepared=prepared
+            conn, deps, kb=kb, document_id=document_id, identity=identity, head=head, key=key, claim=claim
         )
     finally:
         _unlock(conn, document_id)
@@ -217,9 +221,9 @@ def _ingest_locked(
     identity: dict[str, Any],
     head: dict[str, Any],
     key: str,
-    prepared: Any = None,
+    claim: Any = None,
 ) -> IngestOutcome:
-    """Ingest the object version ``identity`` under the document's lock (``prepared``: see ``ingest_app.ahead``)."""
+    """Ingest the object version ``identity`` under the document's lock (``claim``: see ``ingest_app.ahead``)."""
     document = repo.get_document(conn, document_id)
     if document is None:
         return IngestOutcome("skipped", "the document was deleted", document_id)
@@ -250,6 +254,9 @@ def _ingest_locked(
             deps.ahead.start(limits)
 
         stage = "downloading the file"
+        prepared = claim.prepared() if claim is not None else None
+        if prepared is not None and prepared.head != head:
+            prepared = None  # made from another version than the one checked (the HEAD came from elsewhere)
         data = prepared.data if prepared is not None else None
         if data is None:
             data = download(deps.s3, document["s3_bucket"], key, identity["version_id"], limits.max_bytes)

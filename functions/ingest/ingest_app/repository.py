@@ -134,7 +134,10 @@ def replace_chunks(conn: Any, *, document: dict[str, Any], rows: Sequence[bytes]
 
 
 def mark_ready(conn: Any, document_id: str, *, values: dict[str, Any]) -> None:
-    """The new chunks are in: status ready with counts, parser and the object version ingested."""
+    """The new chunks are in: status ready with counts, parser and the object version ingested.
+
+    ``ingested_at`` is the moment of this statement, the transaction's last (its chunks written),
+    not the transaction's start: it is when the document became ready, to the millisecond."""
     conn.execute(
         """UPDATE documents
               SET status = 'ready', error = NULL, error_code = NULL,
@@ -143,7 +146,7 @@ def mark_ready(conn: Any, document_id: str, *, values: dict[str, Any]) -> None:
                   content_type = COALESCE(%(content_type)s, content_type), embedding_model = %(embedding_model)s,
                   s3_version_id = %(version_id)s, s3_etag = %(etag)s,
                   s3_sequencer = COALESCE(%(sequencer)s, s3_sequencer),
-                  ingested_at = now(), updated_at = now()
+                  ingested_at = clock_timestamp(), updated_at = now()
             WHERE id = %(id)s""",
         {**values, "id": document_id},
     )
