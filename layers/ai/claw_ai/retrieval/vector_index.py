@@ -13,7 +13,8 @@ size, while every insert pays for it. Instead:
   as pgvector advises. Building a graph over rows already there costs ~0.15-0.2 ms a row;
   inserting the same rows one by one into a graph ~0.85 ms each (docs/vector-store.md). So
   ingest does not build while documents keep arriving (:func:`plan_index` says ``"later"``
-  and the caller checks back after :data:`QUIET_S` without a new document); a knowledge
+  and the caller checks back once no document came for the ``VECTOR_INDEX_QUIET_S`` setting,
+  30 s by default: a console upload of many files keeps its gaps far shorter); a knowledge
   base that reaches :data:`BUILD_AT_ONCE_CHUNKS` unindexed is indexed at once all the same,
   so exact search never grows past ~40 ms. Once built, the index takes every new row as it
   is written;
@@ -28,6 +29,7 @@ the next call drops and builds again.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -37,9 +39,6 @@ search over ``halfvec`` stays under ~5 ms p95 below it on the reference machine)
 BUILD_AT_ONCE_CHUNKS = 20_000
 """An unindexed knowledge base this large is indexed at once, even while documents keep arriving
 (exact search over 20k ``halfvec`` rows: ~33 ms p50, ~40 ms p95 on the reference machine)."""
-QUIET_S = 30
-"""Default of the ``VECTOR_INDEX_QUIET_S`` setting: how long a knowledge base has had no new
-document before its index is built (a console upload of many files keeps gaps far shorter)."""
 HNSW_OPTIONS = "m = 16, ef_construction = 64"
 DROP_TIMEOUT_MS = 10_000
 """How long a drop may wait for the transactions that use ``chunks`` (ingest writes, searches)."""
@@ -98,7 +97,9 @@ def build_index(conn: Any, kb_id: str, *, concurrently: bool = True) -> bool:
         conn.execute("RESET maintenance_work_mem")
         return True
     finally:
-        conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock,))
+        # A connection that broke has released its session locks with it.
+        with contextlib.suppress(Exception):
+            conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock,))
 
 
 def _first(row: Any) -> Any:
@@ -139,7 +140,7 @@ def plan_index(conn: Any, kb_id: str) -> str:
 
     ``"indexed"`` (it has one), ``"small"`` (exact search is the right plan), ``"now"`` (build
     it: :data:`BUILD_AT_ONCE_CHUNKS` reached) or ``"later"`` (build it once loading settles:
-    :func:`build_when_quiet` after ``QUIET_S``)."""
+    :func:`build_when_quiet` after the quiet time)."""
     needed = _needs_index(conn, kb_id)
     if needed is None:
         return "indexed"
