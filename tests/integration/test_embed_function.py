@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from claw_ai.embeddings import OfflineEmbedder, OfflineEmbedderUnavailable
-from claw_ai.remote_embedder import INVOKE_TIMEOUT_S, MAX_CHARS, MAX_TEXTS, RemoteEmbedder, lambda_client
+from claw_ai.remote_embedder import INVOKE_TIMEOUT_S, MAX_TEXTS, RemoteEmbedder, lambda_client
 from tests.fault_support import running
+from tests.support.embed_requests import NOT_REQUESTS
 from tests.support.events import load_event
 
 pytestmark = pytest.mark.usefixtures("platform")  # its Invoke endpoint, before lambda_client() is made
@@ -75,21 +76,7 @@ def test_the_canonical_event_is_answered_with_the_models_vectors(embed: Any) -> 
     assert (body["model"], body["dim"], len(body["vectors"])) == ("use-multilingual-v3", 512, 2)
 
 
-@pytest.mark.parametrize(
-    "event",
-    [
-        {},
-        {"texts": []},
-        {"texts": "one question"},
-        {"texts": [1, 2]},
-        {"texts": ["a"] * (MAX_TEXTS + 1)},
-        {"texts": ["x" * (MAX_CHARS + 1)]},
-        {"texts": ["a"], "model": "another"},
-        ["a", "b"],
-        "a question",
-        None,
-    ],
-)
+@pytest.mark.parametrize("event", [*NOT_REQUESTS, "a question", None])
 def test_an_event_that_is_not_a_request_is_refused_not_a_crash(embed: Any, event: Any) -> None:
     response, body = _invoke(embed.name, event)
 

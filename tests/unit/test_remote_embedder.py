@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from claw_ai.embeddings import OfflineEmbedder
 from claw_ai.remote_embedder import MAX_CHARS, MAX_TEXTS, EmbedRequest, EmbedResult, RemoteEmbedder, _batches
+from tests.support.embed_requests import NOT_REQUESTS
 from tests.support.events import load_event
 
 
@@ -17,19 +18,7 @@ def test_the_canonical_event_is_a_request() -> None:
     assert len(request.texts) == 2 and request.correlation_id
 
 
-@pytest.mark.parametrize(
-    "event",
-    [
-        {},
-        {"texts": []},
-        {"texts": "one question"},
-        {"texts": [1, 2]},
-        {"texts": ["a"] * (MAX_TEXTS + 1)},
-        {"texts": ["x" * (MAX_CHARS // 2), "y" * (MAX_CHARS // 2 + 1)]},
-        {"texts": ["a"], "model": "another"},
-        ["a", "b"],
-    ],
-)
+@pytest.mark.parametrize("event", NOT_REQUESTS)
 def test_a_request_is_bounded_and_holds_texts_only(event: object) -> None:
     with pytest.raises(ValidationError):
         EmbedRequest.model_validate(event)

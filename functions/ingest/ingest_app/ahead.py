@@ -84,6 +84,10 @@ class Claim:
             return None
         return head
 
+    def cancel(self) -> None:
+        """Drop the preparation if it has not started (a running one finishes in the background)."""
+        self._prepared.cancel()
+
     def prepared(self) -> Prepared | None:
         """What was prepared (waiting for it to finish), or None when it failed."""
         try:
@@ -142,7 +146,7 @@ class WorkAhead:
         self._next = position + 1
         for passed in [i for i in self._pending if i < position]:
             # Records that stopped before taking theirs (a duplicate, a missing knowledge base).
-            self._pending.pop(passed)._prepared.cancel()
+            self._pending.pop(passed).cancel()
         claim = self._pending.pop(position, None)
         self._fill()
         return claim
@@ -155,7 +159,7 @@ class WorkAhead:
     def close(self) -> None:
         """Drop what was not taken; a preparation still running finishes in the background."""
         for claim in self._pending.values():
-            claim._prepared.cancel()
+            claim.cancel()
         self._pending.clear()
         for executor in (self._io, self._parse, self._cpu):
             if executor is not None:

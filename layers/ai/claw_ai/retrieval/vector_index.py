@@ -141,12 +141,12 @@ def plan_index(conn: Any, kb_id: str) -> str:
     ``"indexed"`` (it has one), ``"small"`` (exact search is the right plan), ``"now"`` (build
     it: :data:`BUILD_AT_ONCE_CHUNKS` reached) or ``"later"`` (build it once loading settles:
     :func:`build_when_quiet` after the quiet time)."""
-    needed = _needs_index(conn, kb_id)
-    if needed is None:
+    if index_state(conn, kb_id) == "valid":
         return "indexed"
-    if not needed:
+    n = chunk_count(conn, kb_id)
+    if n < HNSW_MIN_CHUNKS:
         return "small"
-    return "now" if chunk_count(conn, kb_id) >= BUILD_AT_ONCE_CHUNKS else "later"
+    return "now" if n >= BUILD_AT_ONCE_CHUNKS else "later"
 
 
 def quiet_for(conn: Any, kb_id: str) -> float | None:
@@ -169,13 +169,11 @@ def build_when_quiet(kb_id: str, quiet_s: float, *, database_url: str | None = N
     from psycopg.rows import dict_row
 
     with psycopg.connect(database_url or _database_url(), autocommit=True, row_factory=dict_row) as own:
-        needed = _needs_index(own, kb_id)
-        if needed is None:
-            return "indexed"
-        if not needed:
-            return "small"
+        plan = plan_index(own, kb_id)
+        if plan in ("indexed", "small"):
+            return plan
         quiet = quiet_for(own, kb_id)
-        if quiet is not None and quiet < quiet_s - 1 and chunk_count(own, kb_id) < BUILD_AT_ONCE_CHUNKS:
+        if plan == "later" and quiet is not None and quiet < quiet_s - 1:
             return "loading"
         if not build_index(own, kb_id):
             return "indexed" if index_state(own, kb_id) == "valid" else "building"
